@@ -1,0 +1,1 @@
+"""The typed pipeline graph: the KFP IR converted once, at the edge."""

@@ -1,0 +1,1 @@
+"""The metadata store: records, the interface, and its implementations."""
