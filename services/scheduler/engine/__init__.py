@@ -1,0 +1,1 @@
+"""The DAG state machine: pure functions of (pipeline, run, tasks, time) -> plan."""

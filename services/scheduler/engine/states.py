@@ -1,0 +1,47 @@
+"""Task state helpers shared by the engine's rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.core.store.records import (
+    TERMINAL_STATES,
+    ErrorInfo,
+    RuntimeState,
+    StateChange,
+    TaskRecord,
+)
+
+
+def is_success(task: TaskRecord) -> bool:
+    """Succeeded, or skipped because its outputs came from the cache."""
+    return task.state is RuntimeState.SUCCEEDED or (
+        task.state is RuntimeState.SKIPPED and bool(task.cached_from_task_id)
+    )
+
+
+def is_terminal(task: TaskRecord) -> bool:
+    return task.state in TERMINAL_STATES
+
+
+def not_triggered(task: TaskRecord) -> bool:
+    """Skipped by a condition or an upstream that did not run (not a cache hit)."""
+    return task.state is RuntimeState.SKIPPED and not task.cached_from_task_id
+
+
+def transition(
+    task: TaskRecord, state: RuntimeState, now: datetime, *, error: ErrorInfo | None = None
+) -> None:
+    """Move a task to `state`, keeping its history and times consistent."""
+    if task.state is state and error is None:
+        return
+    task.state = state
+    task.state_history.append(StateChange(state=state, time=now, error=error))
+    if error is not None:
+        task.error = error
+    if state is RuntimeState.RUNNING and task.start_time is None:
+        task.start_time = now
+    if state in TERMINAL_STATES:
+        task.end_time = now
+        if task.start_time is None:
+            task.start_time = now

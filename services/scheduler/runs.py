@@ -1,0 +1,279 @@
+"""The run scheduler: persists the engine's plans, dispatches work, applies reports.
+
+Every change goes through `_reconcile_locked`, which reads the run from the store, asks the
+pure engine what happens next, writes that, and repeats until nothing changes. Handlers
+are idempotent: a redelivered report or a repeated reconcile changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from sluice.v1 import events_pb2, tasks_pb2
+
+from services.core import errors
+from services.core.pipeline.ir import parse_pipeline
+from services.core.pipeline.model import Pipeline, Task
+from services.core.protovalues import utc_now
+from services.core.store.base import Store
+from services.core.store.records import (
+    TERMINAL_STATES,
+    ArtifactRecord,
+    RunRecord,
+    RuntimeState,
+    StateChange,
+    TaskRecord,
+)
+from services.scheduler import run_events
+from services.scheduler.dispatch import build_dispatch
+from services.scheduler.engine.dag import advance
+from services.scheduler.engine.plan import Launch, Plan
+from services.scheduler.engine.results import AttemptReport, apply_report
+from services.scheduler.engine.states import transition
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_SUBJECT = "sluice.tasks.dispatch"
+CANCEL_SUBJECT = "sluice.tasks.cancel"
+_MAX_ROUNDS = 10_000
+
+
+class Bus(Protocol):
+    async def publish(self, subject: str, data: bytes, *, msg_id: str | None = None) -> int: ...
+
+    async def broadcast(self, subject: str, data: bytes) -> None: ...
+
+
+class ArtifactRegistrar(Protocol):
+    async def register(self, records: list[ArtifactRecord]) -> None: ...
+
+
+def pipeline_of(run: RunRecord) -> Pipeline:
+    """The run's stored spec: KFP keeps {"pipeline_spec", "platform_spec"} or the spec itself."""
+    spec = run.pipeline_spec
+    inner = spec.get("pipeline_spec")
+    if isinstance(inner, dict):
+        platform = spec.get("platform_spec")
+        return parse_pipeline(inner, platform if isinstance(platform, dict) else None)
+    return parse_pipeline(spec)
+
+
+def task_spec_at(pipeline: Pipeline, path: str) -> Task | None:
+    """The IR task a record's path points to ("root/for-loop-2/0/train" → train)."""
+    component = pipeline.root
+    spec: Task | None = None
+    for part in path.split("/")[1:]:
+        if component.dag is None or part not in component.dag.tasks:
+            continue  # a loop iteration's index: same DAG
+        spec = component.dag.tasks[part]
+        component = pipeline.component(spec.component)
+    return spec
+
+
+class RunScheduler:
+    """Implements the API's RunController and the handling of executor reports."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: Bus,
+        artifacts: ArtifactRegistrar | None,
+        default_pipeline_root: str,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._artifacts = artifacts
+        self._default_root = default_pipeline_root
+        self._clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._pipelines: OrderedDict[str, Pipeline] = OrderedDict()
+        self._timers: dict[str, asyncio.Task[None]] = {}
+
+    # --- RunController ------------------------------------------------------------------
+    async def start_run(self, run: RunRecord) -> RunRecord:
+        await self._store.create_run(run)
+        await run_events.publish(self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_CREATED))
+        await self.reconcile(run.run_id)
+        return await self._store.get_run(run.run_id)
+
+    async def terminate_run(self, run_id: str) -> None:
+        async with self._lock(run_id):
+            run = await self._store.get_run(run_id)
+            if run.state in TERMINAL_STATES:
+                raise errors.FailedPrecondition(f"run {run_id!r} has already finished ({run.state.value})")
+            if run.state is not RuntimeState.CANCELING:
+                run.state = RuntimeState.CANCELING
+                run.state_history.append(StateChange(state=run.state, time=self._clock()))
+                run = await self._store.update_run(run)
+                await run_events.publish(
+                    self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_STATE_CHANGED)
+                )
+            cancel = tasks_pb2.CancelTasks(run_id=run_id)
+            await self._bus.broadcast(CANCEL_SUBJECT, cancel.SerializeToString())
+            await self._reconcile_locked(run_id)
+
+    async def retry_run(self, run_id: str) -> None:
+        raise errors.FailedPrecondition(
+            "retrying a failed run is not implemented yet (tracked with the run-lifecycle issue)"
+        )
+
+    # --- reports and reconciliation -----------------------------------------------------
+    async def on_report(self, run_id: str, report: AttemptReport) -> None:
+        async with self._lock(run_id):
+            run = await self._store.get_run(run_id)
+            task = await self._store.get_task(report.task_id)
+            spec = task_spec_at(self._pipeline(run), task.path)
+            changed = apply_report(
+                task,
+                report,
+                retry=spec.retry if spec else None,
+                canceling=run.state is RuntimeState.CANCELING,
+            )
+            if not changed:
+                return
+            task = await self._store.update_task(task)
+            await run_events.publish(self._bus, run_events.task_event(run, task))
+            retry_at = task.scheduling.get("retry_at")
+            if isinstance(retry_at, str):
+                self._wake_at(run_id, datetime.fromisoformat(retry_at))
+            await self._reconcile_locked(run_id)
+
+    async def reconcile(self, run_id: str) -> None:
+        async with self._lock(run_id):
+            await self._reconcile_locked(run_id)
+
+    async def reconcile_active_runs(self) -> int:
+        """After a (re)start: advance every unfinished run from the store."""
+        run_ids = await self._store.list_active_run_ids()
+        for run_id in run_ids:
+            try:
+                await self.reconcile(run_id)
+            except Exception:
+                logger.exception("reconciling run failed", extra={"run_id": run_id})
+        return len(run_ids)
+
+    async def aclose(self) -> None:
+        timers = list(self._timers.values())
+        self._timers.clear()
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+
+    # --- internals ----------------------------------------------------------------------
+    def _lock(self, run_id: str) -> asyncio.Lock:
+        lock = self._locks.get(run_id)
+        if lock is None:
+            lock = self._locks[run_id] = asyncio.Lock()
+        return lock
+
+    def _pipeline(self, run: RunRecord) -> Pipeline:
+        pipeline = self._pipelines.get(run.run_id)
+        if pipeline is None:
+            pipeline = self._pipelines[run.run_id] = pipeline_of(run)
+            while len(self._pipelines) > 256:
+                self._pipelines.popitem(last=False)
+        return pipeline
+
+    async def _reconcile_locked(self, run_id: str) -> None:
+        for _ in range(_MAX_ROUNDS):
+            run = await self._store.get_run(run_id)
+            if run.state in TERMINAL_STATES:
+                self._forget(run_id)
+                return
+            pipeline = self._pipeline(run)
+            tasks = await self._store.list_tasks(run_id)
+            plan = advance(pipeline, run, tasks, self._clock())
+            if plan.empty:
+                return
+            launches = await self._use_cache(plan)
+            await self._persist(run, plan)
+            for launch in launches:
+                dispatch = build_dispatch(
+                    launch=launch, run=run, pipeline=pipeline, default_root=self._default_root
+                )
+                await self._bus.publish(
+                    DISPATCH_SUBJECT,
+                    dispatch.SerializeToString(),
+                    msg_id=f"{run_id}/{launch.task.task_id}/{launch.task.attempt}",
+                )
+        raise errors.SystemError_(f"run {run_id!r} did not settle after {_MAX_ROUNDS} scheduling rounds")
+
+    async def _use_cache(self, plan: Plan) -> list[Launch]:
+        """Cache hits finish at once with the outputs of the task they reuse."""
+        launches: list[Launch] = []
+        for launch in plan.launches:
+            task = launch.task
+            hit = await self._store.find_cached_task(task.fingerprint) if task.fingerprint else None
+            if hit is None or hit.task_id == task.task_id:
+                launches.append(launch)
+                continue
+            task.output_parameters = dict(hit.output_parameters)
+            task.output_artifacts = dict(hit.output_artifacts)
+            task.cached_from_task_id = hit.task_id
+            task.log_uri = hit.log_uri
+            transition(task, RuntimeState.SKIPPED, self._clock())
+        return launches
+
+    async def _persist(self, run: RunRecord, plan: Plan) -> None:
+        if plan.run is not None and plan.run.state not in TERMINAL_STATES:
+            run = await self._store.update_run(plan.run)
+            await run_events.publish(
+                self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_STATE_CHANGED)
+            )
+        stored: list[TaskRecord] = []
+        if plan.created:
+            stored.extend(await self._store.create_tasks(plan.created))
+        for task in plan.updated:
+            stored.append(await self._store.update_task(task))
+        if plan.imported and self._artifacts is not None:
+            await self._artifacts.register([_importer_record(task) for task in plan.imported])
+        for task in stored:
+            await run_events.publish(self._bus, run_events.task_event(run, task))
+        if plan.run is not None and plan.run.state in TERMINAL_STATES:
+            run = await self._store.update_run(plan.run)
+            await run_events.publish(
+                self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_STATE_CHANGED)
+            )
+            logger.info("run %s finished: %s", run.run_id, run.state.value)
+
+    def _wake_at(self, run_id: str, moment: datetime) -> None:
+        previous = self._timers.pop(run_id, None)
+        if previous is not None:
+            previous.cancel()
+        delay = max((moment - self._clock()).total_seconds(), 0.0)
+        self._timers[run_id] = asyncio.create_task(self._wake(run_id, delay))
+
+    async def _wake(self, run_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._timers.pop(run_id, None)
+        try:
+            await self.reconcile(run_id)
+        except Exception:
+            logger.exception("scheduled reconcile failed for run %s", run_id)
+
+    def _forget(self, run_id: str) -> None:
+        self._pipelines.pop(run_id, None)
+        self._locks.pop(run_id, None)
+
+
+def _importer_record(task: TaskRecord) -> ArtifactRecord:
+    artifact = task.output_artifacts["artifact"][0]
+    return ArtifactRecord(
+        artifact_id=artifact.artifact_id,
+        name=artifact.name,
+        uri=artifact.uri,
+        schema_title=artifact.schema_title,
+        schema_version=artifact.schema_version,
+        metadata=dict(artifact.metadata),
+        created_at=task.end_time or task.create_time,
+        run_id=task.run_id,
+        task_id=task.task_id,
+        output_key="artifact",
+    )
