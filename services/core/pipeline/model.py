@@ -24,6 +24,8 @@ class ParameterType(StrEnum):
     LIST = "LIST"
     STRUCT = "STRUCT"
     TASK_FINAL_STATUS = "TASK_FINAL_STATUS"
+    # `dsl.TaskConfig` (kfp >= 2.15): the task's own resolved settings, passed as a struct.
+    TASK_CONFIG = "TASK_CONFIG"
 
 
 class TriggerStrategy(StrEnum):
@@ -110,19 +112,27 @@ class ArtifactInput:
 
 @dataclass(frozen=True)
 class Resources:
-    cpu_limit: float | None = None
-    cpu_request: float | None = None
-    memory_limit: float | None = None
-    memory_request: float | None = None
+    """Container resources: CPU in cores, memory in bytes.
+
+    A `str` value is a placeholder such as `{{$.inputs.parameters['pipelinechannel--cpu']}}`
+    (resources set from a pipeline parameter); resolve it, then parse the text with
+    `values.parse_cpu` / `values.parse_memory` / `int`.
+    """
+
+    cpu_limit: float | str | None = None
+    cpu_request: float | str | None = None
+    memory_limit: float | str | None = None
+    memory_request: float | str | None = None
     accelerator_type: str | None = None
-    accelerator_count: int | None = None
+    accelerator_count: int | str | None = None
 
 
 @dataclass(frozen=True)
 class ContainerExecutor:
     image: str
-    command: tuple[str, ...]
-    # Strings with placeholders, or structured placeholders (Concat / IfPresent) as JSON.
+    # Strings with placeholders, or structured placeholders (Concat / IfPresent) as JSON
+    # objects; kfp puts structured placeholders in `command` as well as in `args`.
+    command: tuple[JsonValue, ...]
     args: tuple[JsonValue, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
@@ -155,15 +165,23 @@ class RetryPolicy:
 class ParameterIterator:
     """`parameterIterator`: fan a sub-DAG out over a list of values."""
 
+    # Where the list comes from, read in the enclosing DAG: a `Constant` for `items.raw`, or
+    # the source of the task input named by `items.inputParameter` (`items_input`).
     items: ParameterInput
     # The name under which each item is passed to the sub-DAG (`itemInput`).
     item_input: str
+    # The task input holding the whole list (`items.inputParameter`); "" for raw items.
+    items_input: str = ""
 
 
 @dataclass(frozen=True)
 class ArtifactIterator:
+    """`artifactIterator`: fan a sub-DAG out over the artifacts of a list input."""
+
+    # The source of the task input named by `items.inputArtifact` (`items_input`).
     items: ArtifactInput
     item_input: str
+    items_input: str = ""
 
 
 @dataclass(frozen=True)

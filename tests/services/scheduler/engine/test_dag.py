@@ -94,6 +94,9 @@ class Harness:
                 self.run = plan.run
         raise AssertionError("did not settle")
 
+    def run_state(self) -> RuntimeState:
+        return self.run.state
+
     def task(self, name: str) -> TaskRecord:
         matches = [t for t in self.tasks.values() if t.name == name]
         assert len(matches) == 1, matches
@@ -126,14 +129,14 @@ def test_linear_pipeline_passes_parameters_and_succeeds() -> None:
         {"x": 5},
     )
     harness.settle()
-    assert harness.run.state is RuntimeState.RUNNING
+    assert harness.run_state() is RuntimeState.RUNNING
     assert harness.launched == ["first"]
     assert harness.task("first").input_parameters == {"a": 5, "b": 1}
     harness.finish("first", outputs={"Output": 6})
     assert harness.launched == ["first", "second"]
     assert harness.task("second").input_parameters == {"a": 6, "b": 1}
     harness.finish("second", outputs={"Output": 7})
-    assert harness.run.state is RuntimeState.SUCCEEDED
+    assert harness.run_state() is RuntimeState.SUCCEEDED
     assert harness.run.finished_at == NOW
 
 
@@ -190,10 +193,10 @@ def test_failure_skips_dependants_fails_run_and_lets_exit_task_run() -> None:
     assert isinstance(status, dict)
     assert status["state"] == "FAILED"
     assert status["error"] == {"code": 2, "message": "ValueError: bad input"}
-    assert harness.run.state is RuntimeState.RUNNING
+    assert harness.run_state() is RuntimeState.RUNNING
     harness.finish("independent", outputs={"Output": 4})
     harness.finish("cleanup", outputs={"Output": 0})
-    assert harness.run.state is RuntimeState.FAILED
+    assert harness.run_state() is RuntimeState.FAILED
     assert harness.run.error is not None
     assert "boom" in harness.run.error.message
     assert "ValueError: bad input" in harness.run.error.message
@@ -206,7 +209,7 @@ def test_missing_required_input_fails_the_task_with_its_name() -> None:
     assert task.state is RuntimeState.FAILED
     assert task.error is not None
     assert "'a'" in task.error.message
-    assert harness.run.state is RuntimeState.FAILED
+    assert harness.run_state() is RuntimeState.FAILED
 
 
 def test_condition_false_skips_the_task_and_run_succeeds() -> None:
@@ -227,7 +230,7 @@ def test_condition_false_skips_the_task_and_run_succeeds() -> None:
     harness.settle()
     harness.finish("flip", outputs={"Output": 2})
     assert harness.task("heads").state is RuntimeState.SKIPPED
-    assert harness.run.state is RuntimeState.SUCCEEDED
+    assert harness.run_state() is RuntimeState.SUCCEEDED
 
 
 def test_retry_policy_relaunches_after_backoff_then_fails_when_exhausted() -> None:
@@ -255,7 +258,7 @@ def test_retry_policy_relaunches_after_backoff_then_fails_when_exhausted() -> No
     task = harness.task("flaky")
     assert task.state is RuntimeState.FAILED
     assert [a.state for a in task.attempts] == [RuntimeState.FAILED, RuntimeState.FAILED]
-    assert harness.run.state is RuntimeState.FAILED
+    assert harness.run_state() is RuntimeState.FAILED
 
 
 def test_loop_honours_parallelism_and_collects_outputs_in_item_order() -> None:
@@ -307,4 +310,4 @@ def test_loop_honours_parallelism_and_collects_outputs_in_item_order() -> None:
             )
     harness.settle()
     assert harness.task("for-loop-1").output_parameters == {"Output": [30, 10, 20]}
-    assert harness.run.state is RuntimeState.SUCCEEDED
+    assert harness.run_state() is RuntimeState.SUCCEEDED
