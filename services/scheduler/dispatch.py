@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 
+from sluice.v1 import tasks_pb2
+
 from services.core.pipeline.model import JsonValue, Pipeline
 from services.core.pipeline.values import parse_cpu, parse_memory
 from services.core.protovalues import to_struct, to_value, values_map
 from services.core.store.records import ArtifactRef, RunRecord
 from services.scheduler.engine.plan import Launch
-from sluice.v1 import tasks_pb2
 
 
 def pipeline_root_for(run: RunRecord, pipeline: Pipeline, default_root: str) -> str:

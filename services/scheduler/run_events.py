@@ -7,14 +7,9 @@ from typing import Protocol
 from google.protobuf import json_format
 from sluice.v1 import common_pb2, events_pb2
 
+from services.core.events.subjects import run_events_subject
 from services.core.protovalues import to_timestamp, utc_now, values_map
 from services.core.store.records import RunRecord, TaskRecord
-
-EVENTS_SUBJECT_PREFIX = "sluice.events"
-
-
-def run_events_subject(run_id: str) -> str:
-    return f"{EVENTS_SUBJECT_PREFIX}.{run_id}"
 
 
 class EventPublisher(Protocol):

@@ -17,6 +17,7 @@ from typing import Protocol
 from sluice.v1 import events_pb2, tasks_pb2
 
 from services.core import errors
+from services.core.events.subjects import CANCEL_SUBJECT, DISPATCH_SUBJECT
 from services.core.pipeline.ir import parse_pipeline
 from services.core.pipeline.model import Pipeline, Task
 from services.core.protovalues import utc_now
@@ -30,6 +31,7 @@ from services.core.store.records import (
     TaskRecord,
 )
 from services.scheduler import run_events
+from services.scheduler.api.specs import split_pipeline_spec
 from services.scheduler.dispatch import build_dispatch
 from services.scheduler.engine.dag import advance
 from services.scheduler.engine.plan import Launch, Plan
@@ -38,8 +40,6 @@ from services.scheduler.engine.states import transition
 
 logger = logging.getLogger(__name__)
 
-DISPATCH_SUBJECT = "sluice.tasks.dispatch"
-CANCEL_SUBJECT = "sluice.tasks.cancel"
 _MAX_ROUNDS = 10_000
 
 
@@ -54,13 +54,9 @@ class ArtifactRegistrar(Protocol):
 
 
 def pipeline_of(run: RunRecord) -> Pipeline:
-    """The run's stored spec: KFP keeps {"pipeline_spec", "platform_spec"} or the spec itself."""
-    spec = run.pipeline_spec
-    inner = spec.get("pipeline_spec")
-    if isinstance(inner, dict):
-        platform = spec.get("platform_spec")
-        return parse_pipeline(inner, platform if isinstance(platform, dict) else None)
-    return parse_pipeline(spec)
+    """The run's pipeline, parsed from its stored spec."""
+    pipeline_spec, platform_spec = split_pipeline_spec(run.pipeline_spec)
+    return parse_pipeline(pipeline_spec, platform_spec)
 
 
 def task_spec_at(pipeline: Pipeline, path: str) -> Task | None:

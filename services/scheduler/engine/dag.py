@@ -19,9 +19,8 @@ from services.core.pipeline.model import (
     Component,
     Constant,
     ContainerExecutor,
-    FromComponentInput,
-    FromTaskOutput,
     ImporterExecutor,
+    ParameterIterator,
     Pipeline,
     Task,
     TriggerStrategy,
@@ -290,9 +289,8 @@ class _Step:
         assert task.iterator is not None
         record.kind = TaskKind.LOOP
         if isinstance(task.iterator, ArtifactIterator):
-            source = task.iterator.items.source
-            name = source.name if isinstance(source, FromComponentInput) else source.key
-            items: list[object] = [[artifact] for artifact in record.input_artifacts.get(name, [])]
+            artifacts = record.input_artifacts.get(task.iterator.items_input, [])
+            items: list[object] = [[artifact] for artifact in artifacts]
         else:
             try:
                 items = _loop_items(record, task)
@@ -385,15 +383,14 @@ def _kind_of(pipeline: Pipeline, task: Task) -> TaskKind:
 
 
 def _loop_items(record: TaskRecord, task: Task) -> list[object]:
-    assert task.iterator is not None
-    assert not isinstance(task.iterator, ArtifactIterator)
+    """The list a parameter loop iterates: raw items, or the task input that holds them."""
+    assert isinstance(task.iterator, ParameterIterator)
     source = task.iterator.items.source
     value: object
-    if isinstance(source, Constant):
+    if task.iterator.items_input:
+        value = record.input_parameters.get(task.iterator.items_input)
+    elif isinstance(source, Constant):
         value = source.value
-    elif isinstance(source, FromComponentInput | FromTaskOutput):
-        key = source.name if isinstance(source, FromComponentInput) else source.key
-        value = record.input_parameters.get(key)
     else:
         raise ValueError(f"loop {record.name!r}: unsupported item source")
     if isinstance(value, str):
