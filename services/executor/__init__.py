@@ -11,7 +11,6 @@ from services.executor.task import (
     AttemptOutcome,
     AttemptState,
     OutputArtifactSpec,
-    ParameterType,
     TaskOutputs,
     TaskSpec,
 )
@@ -28,7 +27,6 @@ __all__ = [
     "LocalFileStager",
     "LocalLauncher",
     "OutputArtifactSpec",
-    "ParameterType",
     "TaskOutputs",
     "TaskSpec",
     "attempt_dir_for",
