@@ -5,6 +5,11 @@ Every method may raise `services.core.errors.Unavailable` when the database cann
 reached. Updates are compare-and-set on the record's `version`: the caller passes the
 record as it read it; the store bumps `version` and raises `ConcurrentModification` when
 somebody else wrote first.
+
+List scoping arguments (`namespace`, `experiment_id`, `run_id`, `task_id`) left empty do
+not restrict the list; `get_pipeline_by_name` matches its namespace exactly. What lists may
+be sorted and filtered by, and how, is `services.core.store.filters` (one `FieldTable` per
+resource); page tokens are `services.core.store.paging` keyset cursors.
 """
 
 from __future__ import annotations
@@ -155,8 +160,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def find_cached_task(self, fingerprint: str) -> TaskRecord | None:
-        """The most recent SUCCEEDED task with this fingerprint that ran (was not itself a
-        cache hit), or None."""
+        """The most recent (by create_time) SUCCEEDED task with this fingerprint that ran
+        (was not itself a cache hit), or None."""
 
     # --- recurring runs ---------------------------------------------------------------
     @abc.abstractmethod
@@ -194,4 +199,5 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_artifacts(
         self, *, run_id: str = "", task_id: str = "", query: ListQuery | None = None
-    ) -> Page[ArtifactRecord]: ...
+    ) -> Page[ArtifactRecord]:
+        """Without a query: every matching artifact in one page, oldest first."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -95,6 +97,24 @@ def _artifact_value(scope: Scope, source: ArtifactInput) -> list[ArtifactRef] | 
     return producer.output_artifacts.get(origin.key)
 
 
+_INPUT_REFERENCE = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
+
+
+def _as_text(value: JsonValue) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _substitute_references(parameters: dict[str, JsonValue]) -> None:
+    """kfp compiles an f-string argument (`f"hi {name}"`) to a constant holding
+    `{{$.inputs.parameters['pipelinechannel--name']}}` plus an extra input with the value;
+    the constant is completed here, as KFP's driver does."""
+    for name, value in parameters.items():
+        if isinstance(value, str) and "{{$.inputs.parameters[" in value:
+            parameters[name] = _INPUT_REFERENCE.sub(
+                lambda match: _as_text(parameters.get(match.group(1), match.group(0))), value
+            )
+
+
 def resolve_inputs(scope: Scope, task: Task, component: Component) -> ResolvedInputs:
     """The task's parameter and artifact values; defaults filled in from the component.
 
@@ -106,6 +126,7 @@ def resolve_inputs(scope: Scope, task: Task, component: Component) -> ResolvedIn
         value = _parameter_value(scope, source)
         if value is not _ABSENT:
             resolved.parameters[name] = value  # type: ignore[assignment]
+    _substitute_references(resolved.parameters)
     for name, spec in component.inputs.parameters.items():
         if name in resolved.parameters or name == item_input:
             continue

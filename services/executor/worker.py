@@ -1,0 +1,218 @@
+"""The executor's work loop: pull dispatches, run attempts, report results.
+
+Each dispatch is held (unacked) while its attempt runs, with in-progress heartbeats, so
+that an executor that dies loses the task to another replica after `ack_wait`. Results
+go to `sluice.tasks.results` with deterministic message ids, so a replayed report is
+stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sluice.v1 import common_pb2, tasks_pb2
+
+from services.artifacts.client import ArtifactClient
+from services.core import errors
+from services.core.events.bus import EventBus
+from services.core.events.subjects import (
+    CANCEL_SUBJECT,
+    DISPATCH_CONSUMER,
+    DISPATCH_STREAM,
+    RESULTS_SUBJECT,
+)
+from services.core.events.work import WorkItem, WorkQueue
+from services.core.protovalues import from_struct, to_timestamp
+from services.core.store.records import ArtifactRecord
+from services.executor.attempt import run_attempt
+from services.executor.launchers.base import Launcher
+from services.executor.staging import ArtifactStager
+
+logger = logging.getLogger(__name__)
+
+
+def attempt_key(run_id: str, task_id: str, attempt: int) -> str:
+    """The launcher's key for an attempt (also the start of its result message ids)."""
+    return f"{run_id}/{task_id}/{attempt}"
+
+
+def log_uri(dispatch: tasks_pb2.TaskDispatch) -> str:
+    """Where an attempt's log is kept: beside the run's artifacts, so it outlives the task."""
+    run_root = f"{dispatch.pipeline_root}/{dispatch.pipeline_name}/{dispatch.run_id}"
+    return f"{run_root}/logs/{dispatch.task_id}-{dispatch.attempt}.log"
+
+
+class ExecutorWorker:
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        artifacts: ArtifactClient,
+        launcher: Launcher,
+        stager: ArtifactStager,
+        work_root: Path,
+        max_concurrent_tasks: int,
+        heartbeat_seconds: float,
+        executor_id: str = "",
+    ) -> None:
+        self._bus = bus
+        self._artifacts = artifacts
+        self._launcher = launcher
+        self._stager = stager
+        self._work_root = work_root
+        self._max_tasks = max_concurrent_tasks
+        self._heartbeat = heartbeat_seconds
+        self.executor_id = executor_id or f"executor-{uuid.uuid4().hex[:8]}"
+        self._running: dict[str, tasks_pb2.TaskDispatch] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._queue: WorkQueue | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        self._queue = await self._bus.work_queue(
+            DISPATCH_STREAM, DISPATCH_CONSUMER, max_in_flight=self._max_tasks
+        )
+        cancels = await self._bus.subscribe_broadcast(CANCEL_SUBJECT)
+        self._spawn(self._pull(self._queue))
+        self._spawn(self._listen_for_cancels(cancels))
+
+    async def aclose(self, *, grace_seconds: float = 10.0) -> None:
+        """Stop pulling, give running attempts the grace period, then cancel them (their
+        dispatches stay unacked and go to another executor)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._queue is not None:
+            await self._queue.aclose()
+        tasks = list(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _pull(self, queue: WorkQueue) -> None:
+        while not self._closed:
+            try:
+                item = await anext(queue)
+            except StopAsyncIteration:
+                return
+            except errors.Unavailable as error:
+                logger.warning("dispatch queue unavailable: %s", error)
+                await asyncio.sleep(1.0)
+                continue
+            self._spawn(self._handle(item))
+
+    async def _listen_for_cancels(self, subscription: Any) -> None:
+        async for data in subscription:
+            request = tasks_pb2.CancelTasks.FromString(data)
+            wanted = set(request.task_ids)
+            for key, dispatch in list(self._running.items()):
+                if dispatch.run_id == request.run_id and (not wanted or dispatch.task_id in wanted):
+                    await self._launcher.cancel(key)
+
+    async def _handle(self, item: WorkItem) -> None:
+        try:
+            dispatch = tasks_pb2.TaskDispatch.FromString(item.data)
+        except Exception:
+            logger.exception("dropping a dispatch that does not parse")
+            await item.term()
+            return
+        key = attempt_key(dispatch.run_id, dispatch.task_id, dispatch.attempt)
+        heartbeat = asyncio.create_task(self._beat(item))
+        self._running[key] = dispatch
+        try:
+            await self._report(self._result(dispatch, common_pb2.RUNNING))
+            result = await run_attempt(
+                dispatch, launcher=self._launcher, stager=self._stager, work_root=self._work_root
+            )
+            await self._finish(dispatch, result)
+            await self._report(result)
+            await item.ack()
+        except errors.FailedPrecondition:
+            logger.info("attempt %s is already running elsewhere here; dropping the duplicate", key)
+            await item.ack()
+        except errors.SystemError_ as error:
+            logger.warning("attempt %s hit a system error, redelivering: %s", key, error)
+            with contextlib.suppress(Exception):
+                await item.nak(delay=2.0)
+        finally:
+            self._running.pop(key, None)
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _beat(self, item: WorkItem) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            try:
+                await item.in_progress()
+            except errors.SluiceError as error:
+                logger.warning("heartbeat failed: %s", error)
+
+    async def _finish(self, dispatch: tasks_pb2.TaskDispatch, result: tasks_pb2.TaskResult) -> None:
+        """Keep the log in the artifact store and record the outputs as artifacts."""
+        result.executor_id = self.executor_id
+        log_path = (
+            Path(result.log_uri.removeprefix("file://")) if result.log_uri.startswith("file://") else None
+        )
+        if log_path is not None and log_path.exists():
+            stored_at = log_uri(dispatch)
+            try:
+                await self._artifacts.upload_file(log_path, stored_at)
+                result.log_uri = stored_at
+            except errors.SluiceError as error:
+                logger.warning("task log stays at %s: %s", result.log_uri, error)
+        records: list[ArtifactRecord] = []
+        now = datetime.now(UTC)
+        for key, artifacts in result.output_artifacts.items():
+            for artifact in artifacts.artifacts:
+                artifact.artifact_id = artifact.artifact_id or uuid.uuid4().hex
+                records.append(
+                    ArtifactRecord(
+                        artifact_id=artifact.artifact_id,
+                        name=artifact.name or key,
+                        uri=artifact.uri,
+                        schema_title=artifact.schema_title,
+                        schema_version=artifact.schema_version or "0.0.1",
+                        metadata=from_struct(artifact.metadata),
+                        run_id=dispatch.run_id,
+                        task_id=dispatch.task_id,
+                        output_key=key,
+                        created_at=now,
+                    )
+                )
+        if records:
+            await self._artifacts.register(records)
+
+    def _result(
+        self, dispatch: tasks_pb2.TaskDispatch, state: common_pb2.RuntimeState.ValueType
+    ) -> tasks_pb2.TaskResult:
+        return tasks_pb2.TaskResult(
+            run_id=dispatch.run_id,
+            task_id=dispatch.task_id,
+            attempt=dispatch.attempt,
+            state=state,
+            executor_id=self.executor_id,
+            time=to_timestamp(datetime.now(UTC)),
+        )
+
+    async def _report(self, result: tasks_pb2.TaskResult) -> None:
+        state = common_pb2.RuntimeState.Name(result.state)
+        await self._bus.publish(
+            RESULTS_SUBJECT,
+            result.SerializeToString(),
+            msg_id=f"{attempt_key(result.run_id, result.task_id, result.attempt)}/{state}",
+        )

@@ -1,0 +1,25 @@
+"""The REST routes, one module per resource; `ROUTERS` lists them for the app."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.gateway.http.routes import (
+    experiments,
+    healthz,
+    pipelines,
+    recurring_runs,
+    run_events,
+    run_outputs,
+    runs,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    healthz.router,
+    experiments.router,
+    pipelines.router,
+    runs.router,
+    run_outputs.router,
+    run_events.router,
+    recurring_runs.router,
+)

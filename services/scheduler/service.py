@@ -1,0 +1,133 @@
+"""The scheduler service: the public gRPC API over the store, and the run scheduler
+that turns executor results into the next steps of each run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, Self
+
+import grpc
+from sluice.v1 import tasks_pb2
+
+from services.core import errors
+from services.core.events.bus import EventBus
+from services.core.events.subjects import RESULTS_CONSUMER, RESULTS_STREAM
+from services.core.events.work import WorkItem, WorkQueue
+from services.core.store.base import Store
+from services.scheduler.api import SERVER_OPTIONS, add_scheduler_servicers
+from services.scheduler.reports import report_from_result
+from services.scheduler.runs import ArtifactRegistrar, RunScheduler
+
+logger = logging.getLogger(__name__)
+
+
+class SchedulerService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: EventBus,
+        artifacts: ArtifactRegistrar | None,
+        default_pipeline_root: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_concurrent_reports: int = 32,
+        grace_seconds: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._host = host
+        self._requested_port = port
+        self._grace = grace_seconds
+        self._slots = asyncio.Semaphore(max_concurrent_reports)
+        self.runs = RunScheduler(
+            store=store, bus=bus, artifacts=artifacts, default_pipeline_root=default_pipeline_root
+        )
+        self._server: grpc.aio.Server | None = None
+        self._queue: WorkQueue | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.port = 0
+        self._closed = False
+
+    @property
+    def address(self) -> str:
+        return f"{self._host}:{self.port}"
+
+    async def start(self) -> None:
+        server = grpc.aio.server(options=SERVER_OPTIONS)
+        add_scheduler_servicers(server, store=self._store, controller=self.runs)
+        self.port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
+        await server.start()
+        self._server = server
+        self._queue = await self._bus.work_queue(RESULTS_STREAM, RESULTS_CONSUMER, max_in_flight=256)
+        self._spawn(self._consume(self._queue))
+        self._spawn(self._reconcile_on_start())
+        logger.info("scheduler listening on %s", self.address)
+
+    async def aclose(self) -> None:
+        """Stop intake (gRPC, results), let in-flight handlers finish within the grace."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._server is not None:
+            await self._server.stop(self._grace)
+        if self._queue is not None:
+            await self._queue.aclose()
+        tasks = list(self._background)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self._grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.runs.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reconcile_on_start(self) -> None:
+        count = await self.runs.reconcile_active_runs()
+        if count:
+            logger.info("reconciled %d unfinished runs", count)
+
+    async def _consume(self, queue: WorkQueue) -> None:
+        while not self._closed:
+            try:
+                item = await anext(queue)
+            except StopAsyncIteration:
+                return
+            except errors.Unavailable as error:
+                logger.warning("results queue unavailable: %s", error)
+                await asyncio.sleep(1.0)
+                continue
+            await self._slots.acquire()
+            self._spawn(self._handle(item))
+
+    async def _handle(self, item: WorkItem) -> None:
+        try:
+            result = tasks_pb2.TaskResult.FromString(item.data)
+            try:
+                await self.runs.on_report(result.run_id, report_from_result(result))
+            except errors.NotFound:
+                logger.info("result for a deleted run or task %s/%s dropped", result.run_id, result.task_id)
+            await item.ack()
+        except Exception:
+            logger.exception("handling a task result failed; it will be redelivered")
+            with contextlib.suppress(Exception):
+                await item.nak(delay=1.0)
+        finally:
+            self._slots.release()

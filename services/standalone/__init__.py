@@ -1,0 +1,1 @@
+"""Standalone mode: the four services, NATS and the embedded defaults in one process."""
