@@ -8,7 +8,6 @@ caller's business. Two implementations share one contract test suite:
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,8 +17,6 @@ from typing import Self, TypeVar
 
 from services.core.errors import FailedPrecondition, Unavailable
 from services.core.events.work import WorkQueue
-
-logger = logging.getLogger(__name__)
 
 T_co = TypeVar("T_co", covariant=True)
 _Child = TypeVar("_Child", bound="Subscription[object] | WorkQueue")
@@ -168,6 +165,7 @@ class EventBus(ABC):
 
         Raises:
             NotFound: no stream owns ``subject_filter``.
+            InvalidArgument: the stream is a work queue.
             Unavailable: the broker cannot be reached.
         """
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from services.core.errors import NotFound, Unavailable
+from services.core.errors import InvalidArgument, NotFound, Unavailable
 from services.core.events.bus import EventBus, StreamMessage, StreamState, Subscription
 from services.core.events.config import BusConfig
 from services.core.events.subjects import (
@@ -329,6 +329,9 @@ class MemoryBus(EventBus):
         stream = self.broker.stream_for(subject_filter)
         if stream is None:
             raise NotFound("stream for subject", subject_filter)
+        if stream.spec.retention is Retention.WORK_QUEUE:
+            # As JetStream: a work queue's messages belong to its one consumer.
+            raise InvalidArgument(f"cannot replay {subject_filter!r}: {stream.spec.name} is a work queue")
         stream.prune()  # messages past max_age are not replayed
         feed = _Feed(subject_filter, stream.feeds, self)
         for sequence, message in stream.messages.items():

@@ -25,7 +25,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from services.core.errors import FailedPrecondition, NotFound, Unavailable
+from services.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from services.core.events.bus import EventBus, StreamMessage, StreamState, Subscription
 from services.core.events.config import BusConfig
 from services.core.events.subjects import CONSUMERS, STREAMS
@@ -40,6 +40,7 @@ _STREAM_CONFIG_CONFLICT = 10058  # "stream name already in use with a different 
 # A second, short pull tops a batch up with messages already waiting; if another replica
 # took them meanwhile, this is all it costs.
 _TOP_UP_TIMEOUT = 0.05
+# Idle heartbeat of replay feeds; two missed ones make nats-py rebuild the feed (see replay).
 _FEED_HEARTBEAT = 1.0
 
 
@@ -82,7 +83,8 @@ class _NatsFeed(Subscription[T]):
         try:
             msg = await anext(self._messages)
         except StopAsyncIteration:
-            raise
+            if self.closed:
+                raise
             # nats-py ends the iterator quietly when its connection closes for good.
             raise Unavailable("the NATS connection behind this subscription closed") from None
         return self._convert(msg)
@@ -260,14 +262,18 @@ class NatsBus(EventBus):
             # Ordered consumer: ephemeral, flow-controlled, and nats-py recreates it from the
             # last sequence seen when it detects a gap or two missed idle heartbeats: the
             # server forgets it on restart, so the heartbeat bounds how long a feed stalls.
-            sub = await js.subscribe(
-                subject_filter,
-                stream=stream,
-                ordered_consumer=True,
-                deliver_policy=policy,
-                config=start,
-                idle_heartbeat=_FEED_HEARTBEAT,
-            )
+            try:
+                sub = await js.subscribe(
+                    subject_filter,
+                    stream=stream,
+                    ordered_consumer=True,
+                    deliver_policy=policy,
+                    config=start,
+                    idle_heartbeat=_FEED_HEARTBEAT,
+                )
+            except nats.js.errors.BadRequestError as exc:
+                # E.g. a work-queue stream: its messages belong to its one consumer.
+                raise InvalidArgument(f"cannot replay {subject_filter!r}: {exc.description}") from exc
         return self._adopt(_NatsFeed(sub, _stream_message, on_close=self._forget))
 
     async def work_queue(self, stream: str, consumer: str, *, max_in_flight: int) -> WorkQueue:

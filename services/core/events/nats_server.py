@@ -84,6 +84,7 @@ class NatsServer:
         self._ready_timeout = ready_timeout
         self._stop_grace = stop_grace
         self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
 
     @property
     def log_path(self) -> Path:
@@ -110,7 +111,8 @@ class NatsServer:
 
     @property
     def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
+        """The process started last, running or not; None before the first start."""
+        return self._pid
 
     @property
     def running(self) -> bool:
@@ -141,6 +143,7 @@ class NatsServer:
                 )
             except OSError as exc:
                 raise Unavailable(f"cannot run {binary}: {exc}") from exc
+        self._pid = self._proc.pid
         ports_file = self.store_dir / f"{Path(binary).name}_{self._proc.pid}.ports"
         try:
             await self._wait_ready(ports_file)

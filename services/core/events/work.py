@@ -117,8 +117,10 @@ class WorkItem(ABC):
 class WorkQueue(AsyncIterator[WorkItem], ABC):
     """Items of one durable consumer, never more than ``max_in_flight`` unsettled at once.
 
-    ``async for item in queue`` waits for each next item until the queue is closed;
-    `fetch` takes what arrives within a timeout. Several tasks may iterate one queue.
+    ``async for item in queue`` waits for each next item until the queue is closed; it
+    pulls as many items as there are free slots and hands them out one by one, so take
+    them promptly (their ``ack_wait`` runs from the pull). `fetch` takes what arrives
+    within ``max_wait``. Several tasks may iterate or fetch from one queue.
     Closing it (or its bus) ends iteration and hands back items pulled but not yet taken;
     items already taken stay the holder's to settle.
     """
@@ -173,7 +175,8 @@ class WorkQueue(AsyncIterator[WorkItem], ABC):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            await self._fill(remaining)
+            # Pull no more than asked: an item left in the buffer ages towards ack_wait.
+            await self._fill(remaining, limit=max_items)
         count = len(self._buffer) if max_items is None else min(max_items, len(self._buffer))
         return [self._buffer.popleft() for _ in range(count)]
 
@@ -234,11 +237,16 @@ class WorkQueue(AsyncIterator[WorkItem], ABC):
     async def _release(self) -> None:
         """Free the pull machinery; must not raise."""
 
-    async def _fill(self, max_wait: float) -> None:
-        """Wait up to ``max_wait`` for items to land in the buffer, a slot to free, or close."""
+    async def _fill(self, max_wait: float, *, limit: int | None = None) -> None:
+        """Wait up to ``max_wait`` for items to land in the buffer, a slot to free, or close.
+
+        Pulls up to ``limit`` items, or as many as there are free slots.
+        """
         task = self._pull_task
         if task is None:
             free = self.max_in_flight - self._in_flight
+            if limit is not None:
+                free = min(free, limit)
             if free <= 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), max_wait)

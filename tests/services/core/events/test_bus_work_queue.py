@@ -246,7 +246,7 @@ async def test_fetch_pulls_no_more_than_asked(bus: EventBus, connect: Connect) -
 
     # At once, not after ack_wait: the first queue never pulled them.
     await wait_until(both_free, within=TEST_ACK_WAIT * 0.8)
-    assert [first.sequence] + sorted(i.sequence for i in held) == sequences
+    assert [first.sequence, *sorted(i.sequence for i in held)] == sequences
     assert all(i.delivery_count == 1 for i in held)
 
 

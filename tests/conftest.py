@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fixtures.nats", "tests.fixtures.sluice_server"]
