@@ -11,6 +11,7 @@ from services.artifacts.backends.base import ArtifactBackend
 from services.artifacts.records import ArtifactRecords
 from services.artifacts.servicer import ArtifactServicer, add_artifact_servicer
 from services.core.errors import Unavailable
+from services.core.health import add_health, mark_serving
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class ArtifactService:
             raise RuntimeError("the artifact service was started already")
         server = grpc.aio.server()
         add_artifact_servicer(server, self._servicer)
+        health = add_health(server)
         host = f"[{self._host}]" if ":" in self._host else self._host
         try:
             port = server.add_insecure_port(f"{host}:{self._requested_port}")
@@ -68,6 +70,7 @@ class ArtifactService:
             raise Unavailable(f"cannot bind the artifact service to {host}:{self._requested_port}") from error
         self._server = server
         await server.start()
+        await mark_serving(health, "sluice.v1.ArtifactService")
         self._port = port
         logger.info("artifact service listening on %s", self.address)
 

@@ -13,9 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLUICE_", extra="ignore")
 
-    nats_url: str = Field(
-        default="nats://127.0.0.1:4222", description="NATS server with JetStream enabled."
-    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server with JetStream enabled.")
     store_url: str = Field(
         default="sqlite:///data/sluice.db",
         description="Metadata store: `sqlite:///PATH` (embedded) or `mongodb://…` (distributed).",

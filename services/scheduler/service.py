@@ -17,12 +17,20 @@ from services.core import errors
 from services.core.events.bus import EventBus
 from services.core.events.subjects import RESULTS_CONSUMER, RESULTS_STREAM
 from services.core.events.work import WorkItem, WorkQueue
+from services.core.health import add_health, mark_serving
 from services.core.store.base import Store
 from services.scheduler.api import SERVER_OPTIONS, add_scheduler_servicers
 from services.scheduler.reports import report_from_result
 from services.scheduler.runs import ArtifactRegistrar, RunScheduler
 
 logger = logging.getLogger(__name__)
+
+SCHEDULER_SERVICES = (
+    "sluice.v1.ExperimentService",
+    "sluice.v1.PipelineService",
+    "sluice.v1.RunService",
+    "sluice.v1.RecurringRunService",
+)
 
 
 class SchedulerService:
@@ -60,9 +68,11 @@ class SchedulerService:
     async def start(self) -> None:
         server = grpc.aio.server(options=SERVER_OPTIONS)
         add_scheduler_servicers(server, store=self._store, controller=self.runs)
+        health = add_health(server)
         self.port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
         await server.start()
         self._server = server
+        await mark_serving(health, *SCHEDULER_SERVICES)
         self._queue = await self._bus.work_queue(RESULTS_STREAM, RESULTS_CONSUMER, max_in_flight=256)
         self._spawn(self._consume(self._queue))
         self._spawn(self._reconcile_on_start())

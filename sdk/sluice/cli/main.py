@@ -7,7 +7,6 @@ server could not be reached or answered with an error.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -40,9 +39,10 @@ def main() -> None:
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
 def up(host: str, port: int, grpc_port: int | None, data_dir: Path, log_level: str) -> None:
     """Start Sluice with its embedded defaults (SQLite, local artifacts, local processes)."""
+    from services.core.serving import configure_logging
     from services.standalone.app import Standalone, StandaloneConfig
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level)
     config = StandaloneConfig(
         data_dir=data_dir,
         host=host,
@@ -62,6 +62,19 @@ def up(host: str, port: int, grpc_port: int | None, data_dir: Path, log_level: s
             click.echo("Sluice is shutting down")
 
     asyncio.run(serve())
+
+
+SERVICES = ("gateway", "scheduler", "executor", "artifacts")
+
+
+@main.command()
+@click.argument("name", type=click.Choice(SERVICES))
+def service(name: str) -> None:
+    """Run one service on its own (distributed mode), configured by SLUICE_* variables."""
+    import importlib
+
+    module = importlib.import_module(f"services.{name}.main")
+    module.main()
 
 
 @main.command()
