@@ -20,6 +20,7 @@ from services.core.events.work import WorkItem, WorkQueue
 from services.core.health import add_health, mark_serving
 from services.core.store.base import Store
 from services.scheduler.api import SERVER_OPTIONS, add_scheduler_servicers
+from services.scheduler.recurring import RecurringRunTimer
 from services.scheduler.reports import report_from_result
 from services.scheduler.runs import ArtifactRegistrar, RunScheduler
 
@@ -55,6 +56,8 @@ class SchedulerService:
         self.runs = RunScheduler(
             store=store, bus=bus, artifacts=artifacts, default_pipeline_root=default_pipeline_root
         )
+        self.timer = RecurringRunTimer(store=store, controller=self.runs)
+        self._timer_task: asyncio.Task[None] | None = None
         self._server: grpc.aio.Server | None = None
         self._queue: WorkQueue | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -76,6 +79,8 @@ class SchedulerService:
         self._queue = await self._bus.work_queue(RESULTS_STREAM, RESULTS_CONSUMER, max_in_flight=256)
         self._spawn(self._consume(self._queue))
         self._spawn(self._reconcile_on_start())
+        # The timer never finishes on its own: it is cancelled, not drained, on close.
+        self._timer_task = asyncio.create_task(self.timer.run())
         logger.info("scheduler listening on %s", self.address)
 
     async def aclose(self) -> None:
@@ -87,6 +92,9 @@ class SchedulerService:
             await self._server.stop(self._grace)
         if self._queue is not None:
             await self._queue.aclose()
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            await asyncio.gather(self._timer_task, return_exceptions=True)
         tasks = list(self._background)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self._grace)
