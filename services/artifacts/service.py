@@ -60,7 +60,8 @@ class ArtifactService:
         """Bind and start serving. Raises Unavailable when the address cannot be bound."""
         if self._server is not None:
             raise RuntimeError("the artifact service was started already")
-        server = grpc.aio.server()
+        # No SO_REUSEPORT: a second instance on a taken port must fail, not share traffic.
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         add_artifact_servicer(server, self._servicer)
         health = add_health(server)
         host = f"[{self._host}]" if ":" in self._host else self._host

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from sluice.v1 import common_pb2, events_pb2
 
+from services.core.events.subjects import run_events_subject
+
 RunEvent = events_pb2.RunEvent
 
 TERMINAL_STATES: frozenset[common_pb2.RuntimeState.ValueType] = frozenset(
@@ -127,6 +129,7 @@ class InMemoryRunEventSource:
         return self._last_sequence
 
     async def watch(self, run_id: str, *, after_sequence: int = 0) -> AsyncIterator[RunEvent]:
+        run_events_subject(run_id)  # the same run ids as on the bus are valid here
         last = after_sequence
         while True:
             published = self._published

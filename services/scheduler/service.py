@@ -69,7 +69,7 @@ class SchedulerService:
         return f"{self._host}:{self.port}"
 
     async def start(self) -> None:
-        server = grpc.aio.server(options=SERVER_OPTIONS)
+        server = grpc.aio.server(options=(*SERVER_OPTIONS, ("grpc.so_reuseport", 0)))
         add_scheduler_servicers(server, store=self._store, controller=self.runs)
         health = add_health(server)
         self.port = server.add_insecure_port(f"{self._host}:{self._requested_port}")

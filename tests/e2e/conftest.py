@@ -21,11 +21,16 @@ def load_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
-def submit(server: RunningSluice, path: Path, parameters: dict[str, Any] | None = None) -> str:
+def submit(
+    server: RunningSluice, path: Path, parameters: dict[str, Any] | None = None, *, cache: bool = False
+) -> str:
+    """Start a run; caching is off unless asked for, so that runs of the shared server do not
+    reuse each other's outputs."""
     body = {
         "display_name": path.stem,
         "pipeline_spec": load_spec(path),
         "runtime_config": {"parameters": parameters or {}},
+        "disable_cache": not cache,
     }
     response = httpx.post(f"{server.http_url}/apis/v2beta1/runs", json=body, timeout=30)
     assert response.status_code == 200, response.text

@@ -62,7 +62,9 @@ class GrpcFrontDoor:
         if self._server is not None or self._closed:
             raise FailedPrecondition("the gRPC front door can be started once")
         watcher = RunWatcher(self._backend, stopping=self._stopping)
-        server = grpc.aio.server(options=channel_options(self._max_message_bytes))
+        # Without SO_REUSEPORT off, a second gateway on a taken port would start and share it.
+        options = [*channel_options(self._max_message_bytes), ("grpc.so_reuseport", 0)]
+        server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers(
             forwarding_handlers(self._backend, served_here={WATCH_RUN_PATH: watcher.handler()})
         )

@@ -21,8 +21,8 @@ WATCH_RUN_PATH = "/sluice.v1.RunService/WatchRun"
 
 class RunWatcher:
     """Streams a run's events from ``after_sequence``, ending after the event that finishes
-    the run. When the gateway stops first, the call ends UNAVAILABLE: watch again from the
-    last sequence received."""
+    the run. When the feed closes first (the gateway or its event bus stops), the call ends
+    UNAVAILABLE: watch again from the last sequence received."""
 
     def __init__(self, backend: GatewayBackend, *, stopping: asyncio.Event) -> None:
         self._backend = backend
@@ -60,5 +60,6 @@ class RunWatcher:
         if not finished:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,
-                f"the gateway is shutting down; watch again with after_sequence={last_sequence}",
+                "the event feed closed before the run finished; "
+                f"watch again with after_sequence={last_sequence}",
             )
