@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.gateway.backend import GatewayBackend
 from services.gateway.config import GatewayConfig
 from services.gateway.http.context import AppContext
+from services.gateway.http.docs import install_docs
 from services.gateway.http.errors import install_error_handlers
 from services.gateway.http.routes import ROUTERS
 from services.gateway.http.schemas import EXTRA_MODELS, Error
@@ -60,9 +61,12 @@ def create_http_app(
     ``stopping``, once set, ends the long-lived event streams so a server can drain.
     """
     config = config or GatewayConfig()
-    app = _SluiceApi(title="Sluice API", version=config.tag_name, description=_DESCRIPTION, redoc_url=None)
+    app = _SluiceApi(
+        title="Sluice API", version=config.tag_name, description=_DESCRIPTION, redoc_url=None, docs_url=None
+    )
     app.state.context = AppContext(backend=backend, config=config, stopping=stopping or asyncio.Event())
     install_error_handlers(app)
+    install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
