@@ -19,6 +19,7 @@ from services.gateway.backend import GatewayBackend
 from services.gateway.config import GatewayConfig
 from services.gateway.grpc.front_door import GrpcFrontDoor, host_port
 from services.gateway.http.app import create_http_app
+from services.gateway.ui import mount_ui
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Gateway:
         self._backend = backend
         self._stopping = asyncio.Event()
         self.app: FastAPI = create_http_app(backend=backend, config=self._config, stopping=self._stopping)
+        mount_ui(self.app, backend)
         self._grpc = GrpcFrontDoor(
             backend=backend,
             host=self._config.grpc_host,
