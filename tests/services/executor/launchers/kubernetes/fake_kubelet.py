@@ -1,0 +1,192 @@
+"""Test doubles around the Kubernetes API emulator: a kubelet played by the test, and validation.
+
+`kmock`'s emulator stores pods and streams watch events but runs nothing: `FakeKubelet`
+does what a node would, through the same API the launcher uses. It patches a pod's status
+(Running, Succeeded/Failed with the container's exit code and reason, waiting reasons),
+serves its log, and can *run* the pod's container command on this machine with the pod's
+environment. Where the kernel allows it, the run happens in a private mount namespace with
+a fresh tmpfs at the attempt volume's mount path, as the pod's emptyDir would be, so the
+pod runtime really starts from an empty directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import kmock
+import kubernetes_validate
+
+from services.executor.launchers.kubernetes.manifest import ATTEMPT_VOLUME
+from services.executor.launchers.kubernetes.pod_runtime import TERMINATION_LOG_ENV
+
+NOW = "2025-01-01T00:00:00Z"
+OLDEST_KUBERNETES = "1.29"
+
+
+def validate(manifest: dict[str, Any]) -> None:
+    """Fail unless `manifest` is valid, unknown fields included, for old and new Kubernetes."""
+    for version in (OLDEST_KUBERNETES, kubernetes_validate.latest_version()):
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+@cache
+def can_isolate() -> bool:
+    """True when `unshare -m` can give a process a private tmpfs (root, or a permissive sandbox)."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /mnt"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+def container(state: dict[str, Any], *, name: str = "main") -> dict[str, Any]:
+    return {"name": name, "image": "img", "imageID": "", "ready": False, "restartCount": 0, "state": state}
+
+
+def running() -> dict[str, Any]:
+    return {
+        "phase": "Running",
+        "startTime": NOW,
+        "containerStatuses": [container({"running": {"startedAt": NOW}})],
+    }
+
+
+def waiting(reason: str, message: str = "", *, started: bool = True) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "phase": "Pending",
+        "containerStatuses": [container({"waiting": {"reason": reason, "message": message}})],
+    }
+    if started:
+        status["startTime"] = NOW
+    return status
+
+
+def finished(
+    exit_code: int, *, reason: str = "", message: str = "", phase: str = "", pod_reason: str = ""
+) -> dict[str, Any]:
+    terminated: dict[str, Any] = {
+        "exitCode": exit_code,
+        "reason": reason or ("Completed" if exit_code == 0 else "Error"),
+        "startedAt": NOW,
+        "finishedAt": NOW,
+    }
+    if message:
+        terminated["message"] = message
+    status: dict[str, Any] = {
+        "phase": phase or ("Succeeded" if exit_code == 0 else "Failed"),
+        "startTime": NOW,
+        "containerStatuses": [container({"terminated": terminated})],
+    }
+    if pod_reason:
+        status["reason"] = pod_reason
+    return status
+
+
+class FakeKubelet:
+    """Plays a node for the pods in `namespace`; see the module docstring."""
+
+    def __init__(
+        self, core: Any, emulator: kmock.KubernetesEmulator, *, namespace: str, scratch: Path
+    ) -> None:
+        self.core = core
+        self.emulator = emulator
+        self.namespace = namespace
+        self.scratch = scratch
+        self.path_prefix = ""
+        """Prepended to PATH when running a container (which python3 the "image" has)."""
+
+    async def pods(self) -> list[dict[str, Any]]:
+        response = await asyncio.to_thread(
+            self.core.list_namespaced_pod, self.namespace, _preload_content=False
+        )
+        items: list[dict[str, Any]] = json.loads(response.data)["items"]
+        return items
+
+    async def pod(self, within: float = 5.0) -> dict[str, Any]:
+        """The first pod to appear."""
+        found: list[dict[str, Any]] = []
+
+        async def appeared() -> bool:
+            found[:] = await self.pods()
+            return bool(found)
+
+        await eventually(appeared, within)
+        return found[0]
+
+    async def read(self, name: str) -> dict[str, Any] | None:
+        try:
+            response = await asyncio.to_thread(
+                self.core.read_namespaced_pod, name, self.namespace, _preload_content=False
+            )
+        except Exception as error:
+            if getattr(error, "status", None) == 404:
+                return None
+            raise
+        pod: dict[str, Any] = json.loads(response.data)
+        return pod
+
+    async def gone(self, name: str, within: float = 5.0) -> None:
+        async def vanished() -> bool:
+            return await self.read(name) is None
+
+        await eventually(vanished, within)
+
+    async def patch(self, name: str, status: dict[str, Any]) -> None:
+        await asyncio.to_thread(
+            self.core.patch_namespaced_pod_status,
+            name,
+            self.namespace,
+            {"status": status},
+            _preload_content=False,
+        )
+
+    def serve_log(self, name: str, data: bytes) -> None:
+        self.emulator[f"get /api/v1/namespaces/{self.namespace}/pods/{name}/log"] << data
+
+    async def run(self, pod: dict[str, Any]) -> tuple[int, bytes, str]:
+        """Run the pod's container here: (exit code, output, termination message)."""
+        spec = pod["spec"]
+        main = spec["containers"][0]
+        mount = next(m["mountPath"] for m in main["volumeMounts"] if m["name"] == ATTEMPT_VOLUME)
+        termination_log = self.scratch / f"{pod['metadata']['name']}.termination-log"
+        env = {item["name"]: item["value"] for item in main.get("env", []) if "value" in item}
+        env["PATH"] = os.pathsep.join(part for part in (self.path_prefix, os.environ["PATH"]) if part)
+        env[TERMINATION_LOG_ENV] = str(termination_log)
+        argv = [*main["command"], *main["args"]]
+        if can_isolate():
+            argv = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"', mount, *argv]
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
+        )
+        output, _ = await process.communicate()
+        assert process.returncode is not None
+        message = termination_log.read_text() if termination_log.exists() else ""
+        return process.returncode, output, message
+
+    async def complete(self, pod: dict[str, Any]) -> int:
+        """Run the pod to its end as a node would: Running, the container, its log, the end."""
+        name = pod["metadata"]["name"]
+        await self.patch(name, running())
+        code, output, message = await self.run(pod)
+        self.serve_log(name, output)
+        await self.patch(name, finished(code, message=message))
+        return code
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    """Return once `await predicate()` is true; fail the test after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,19 @@
+import services.executor.launchers.kubernetes as package
+
+
+def test_public_names() -> None:
+    assert sorted(package.__all__) == [
+        "FileExchange",
+        "KubernetesLauncher",
+        "KubernetesLauncherConfig",
+        "PodLaunchOutcome",
+        "PodPlan",
+        "PodResources",
+        "PodTask",
+        "build_pod_manifest",
+        "make_api_client",
+        "pod_name",
+        "pod_task_from_dispatch",
+    ]
+    for name in package.__all__:
+        assert getattr(package, name) is not None
