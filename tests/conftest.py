@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.nats", "tests.fixtures.sluice_server"]
+pytest_plugins = [
+    "tests.fixtures.mongo",
+    "tests.fixtures.nats",
+    "tests.fixtures.s3",
+    "tests.fixtures.sluice_server",
+]

@@ -14,6 +14,7 @@ _GRPC_CODES: tuple[tuple[type[errors.SluiceError], grpc.StatusCode], ...] = (
     (errors.NotFound, grpc.StatusCode.NOT_FOUND),
     (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.ConcurrentModification, grpc.StatusCode.ABORTED),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
@@ -68,9 +69,7 @@ _NAMED = re.compile(
 )
 # The message of a TooLarge: "... the limit of {limit_bytes} bytes".
 _LIMIT = re.compile(r"limit of (\d+) bytes")
-_USER_CODES = frozenset(
-    {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNIMPLEMENTED}
-)
+_USER_CODES = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNIMPLEMENTED})
 
 
 def _named(message: str) -> tuple[str, str]:
@@ -102,6 +101,8 @@ def error_from_grpc(code: grpc.StatusCode, message: str) -> errors.SluiceError:
         error = errors.TooLarge(message, limit_bytes=int(limit[1]) if limit else 0)
     elif code == grpc.StatusCode.FAILED_PRECONDITION:
         error = errors.FailedPrecondition(message)
+    elif code == grpc.StatusCode.PERMISSION_DENIED:
+        error = errors.PermissionDenied(message)
     elif code == grpc.StatusCode.ABORTED:
         error = errors.ConcurrentModification(message)
     elif code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -51,6 +51,11 @@ class FailedPrecondition(UserError):
     """The resource is not in a state that allows the operation (e.g. retry a running run)."""
 
 
+class PermissionDenied(UserError):
+    """Access was refused: say, a storage server did not accept the credentials Sluice was
+    configured with. Retrying with the same credentials cannot help."""
+
+
 class TooLarge(UserError):
     """The request carries more bytes than allowed."""
 

@@ -267,3 +267,25 @@ async def test_kfp_filter_json_end_to_end(store: Store, runs: list[RunRecord]) -
     )
     query = filters.parse_list_query(filters.RUN_FIELDS, sort_by="created_at desc", filter_json=kfp_filter)
     assert names((await store.list_runs(query)).items) == ["gamma"]
+
+
+async def test_substring_is_matched_literally(store: Store) -> None:
+    """IS_SUBSTRING is no pattern language: regex and LIKE characters match themselves."""
+    tricky = ["a.b (c) [d]", "x*y+z? ^start$", "back\\slash | {2}", "100% _under_", "plain"]
+    for name in tricky:
+        await store.create_run(builders.run(display_name=name))
+
+    for needle, expected in [
+        (".", ["a.b (c) [d]"]),
+        ("a.b (C) [D]", ["a.b (c) [d]"]),
+        ("*y+", ["x*y+z? ^start$"]),
+        ("^START$", ["x*y+z? ^start$"]),
+        ("\\", ["back\\slash | {2}"]),
+        ("| {2}", ["back\\slash | {2}"]),
+        ("% _", ["100% _under_"]),
+        ("_", ["100% _under_"]),
+        ("a.c", []),
+        (".*", []),
+    ]:
+        page = await store.list_runs(where(("display_name", SUB, needle)))
+        assert sorted(names(page.items)) == expected, needle

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from services.core.errors import AlreadyExists, ConcurrentModification, NotFound
+from services.core.pipeline.model import JsonValue
 from services.core.store.base import Store
 from services.core.store.query import ListQuery
 from services.core.store.records import ACTIVE_STATES, RuntimeState, StateChange
@@ -128,3 +129,31 @@ async def test_list_is_scoped_to_experiment_and_namespace(store: Store) -> None:
     by_namespace = await store.list_runs(ListQuery(), namespace="team-a")
     assert (by_namespace.items, by_namespace.total_size) == ([*in_a, in_b], 4)
     assert (await store.list_runs(ListQuery())).total_size == 5
+
+
+# Keys MongoDB would read as paths or operators ("$ref" with "$id" even decodes as a DBRef),
+# or BSON cannot hold (NUL), and ones that look escaped already.
+ODD_KEYS: dict[str, JsonValue] = {
+    "app.kubernetes.io/name": "dotted",
+    "$ref": "x",
+    "$id": 2,
+    "$set": {"$inc": 1},
+    "100%": "percent",
+    "a%2Eb": "looks escaped",
+    "%24x": "looks escaped too",
+    "nul\0key": [{"nested.key": {"$gt": None}}],
+    "": "empty",
+}
+
+
+async def test_json_with_keys_of_any_shape_round_trips(store: Store) -> None:
+    run = dataclasses.replace(
+        builders.run(), parameters=ODD_KEYS, pipeline_spec={**builders.SPEC, "platform": ODD_KEYS}
+    )
+    task = dataclasses.replace(builders.task(run.run_id), output_parameters=ODD_KEYS, scheduling=ODD_KEYS)
+    await store.create_run(run, [task])
+
+    assert await store.get_run(run.run_id) == run
+    assert await store.get_task(task.task_id) == task
+    updated = await store.update_task(dataclasses.replace(task, input_parameters={"k.v": ODD_KEYS}))
+    assert await store.get_task(task.task_id) == updated

@@ -17,6 +17,7 @@ from services.core.error_mapping import error_from_grpc, grpc_code
         errors.NotFound("object", 'it\'s/a "quoted" key'),
         errors.AlreadyExists("experiment", "exp"),
         errors.FailedPrecondition("run is running"),
+        errors.PermissionDenied("the S3 server refused the credentials"),
         errors.TooLarge("object 'k' is larger than the limit of 1024 bytes", limit_bytes=1024),
         errors.ConcurrentModification("lost the race"),
         errors.Unavailable("store down"),
@@ -40,7 +41,6 @@ def test_sluice_errors_round_trip(error: errors.SluiceError) -> None:
     [
         (grpc.StatusCode.OUT_OF_RANGE, errors.InvalidArgument),
         (grpc.StatusCode.DEADLINE_EXCEEDED, errors.Unavailable),
-        (grpc.StatusCode.PERMISSION_DENIED, errors.UserError),
         (grpc.StatusCode.UNIMPLEMENTED, errors.UserError),
         (grpc.StatusCode.INTERNAL, errors.SystemError_),
         (grpc.StatusCode.UNKNOWN, errors.SystemError_),
