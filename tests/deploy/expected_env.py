@@ -51,16 +51,6 @@ KUBERNETES_LAUNCHER_ENV = frozenset({"SLUICE_KUBERNETES_NAMESPACE", "SLUICE_KUBE
 SERVICES = tuple(REQUIRED_ENV)
 
 PENDING_SETTINGS: dict[str, frozenset[str]] = {
-    "artifacts": frozenset(
-        {
-            "SLUICE_S3_ENDPOINT",
-            "SLUICE_S3_ACCESS_KEY",
-            "SLUICE_S3_SECRET_KEY",
-            "SLUICE_S3_BUCKET",
-            "SLUICE_S3_SECURE",
-            "SLUICE_S3_REGION",
-        }
-    ),
     "executor": KUBERNETES_LAUNCHER_ENV,
 }
 """Names the deployment files already set for the S3 backend and the Kubernetes launcher,
