@@ -32,7 +32,7 @@ from services.core.events.work import WorkItem, WorkQueue
 from services.core.protovalues import from_struct, to_timestamp
 from services.core.store.records import ArtifactRecord
 from services.executor.attempt import run_attempt
-from services.executor.launchers.base import Launcher
+from services.executor.launchers.base import Launcher, LaunchOutcome, LaunchRequest
 from services.executor.staging import ArtifactStager
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,28 @@ def log_uri(dispatch: tasks_pb2.TaskDispatch) -> str:
     """Where an attempt's log is kept: beside the run's artifacts, so it outlives the task."""
     run_root = f"{dispatch.pipeline_root}/{dispatch.pipeline_name}/{dispatch.run_id}"
     return f"{run_root}/logs/{dispatch.task_id}-{dispatch.attempt}.log"
+
+
+class _EarlyCancels:
+    """A launcher that remembers a cancel arriving before the attempt's process started
+    (while its inputs were staged), so that the process then never starts."""
+
+    def __init__(self, launcher: Launcher) -> None:
+        self._launcher = launcher
+        self._pending: set[str] = set()
+
+    async def launch(self, request: LaunchRequest) -> LaunchOutcome:
+        if request.key in self._pending:
+            return LaunchOutcome(exit_code=0, canceled=True)
+        return await self._launcher.launch(request)
+
+    async def cancel(self, key: str) -> bool:
+        if not await self._launcher.cancel(key):
+            self._pending.add(key)
+        return True
+
+    def forget(self, key: str) -> None:
+        self._pending.discard(key)
 
 
 class ExecutorWorker:
@@ -64,7 +86,7 @@ class ExecutorWorker:
     ) -> None:
         self._bus = bus
         self._artifacts = artifacts
-        self._launcher = launcher
+        self._launcher = _EarlyCancels(launcher)
         self._stager = stager
         self._work_root = work_root
         self._max_tasks = max_concurrent_tasks
@@ -150,6 +172,7 @@ class ExecutorWorker:
                 await item.nak(delay=2.0)
         finally:
             self._running.pop(key, None)
+            self._launcher.forget(key)
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 from sluice.v1 import tasks_pb2
 
@@ -55,6 +56,22 @@ def _count(value: int | str | None, parameters: dict[str, JsonValue]) -> int:
     return value or 0
 
 
+def timeout_of(platform: Mapping[str, JsonValue] | None) -> float:
+    """The task's time limit in seconds (0: none): `activeDeadlineSeconds` of its Kubernetes
+    executor config, which kfp-kubernetes' `set_timeout` writes (an int64, so JSON text)."""
+    value = (platform or {}).get("activeDeadlineSeconds")
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, int | float):
+        return max(float(value), 0.0)
+    if isinstance(value, str):
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
 def _command_part(part: JsonValue) -> str:
     """Structured placeholders in a command travel as JSON text; the executor expands them."""
     return part if isinstance(part, str) else json.dumps(part)
@@ -103,6 +120,7 @@ def build_dispatch(
         ),
         input_parameters=values_map(task.input_parameters),
         input_parameter_types={name: spec.type.value for name, spec in component.inputs.parameters.items()},
+        timeout_seconds=timeout_of(pipeline.platform.get(launch.executor_label)),
     )
     for name, artifacts in task.input_artifacts.items():
         message.input_artifacts[name].artifacts.extend(_artifact_ref(a) for a in artifacts)

@@ -8,9 +8,11 @@ are idempotent: a redelivered report or a repeated reconcile changes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -36,7 +38,8 @@ from services.scheduler.dispatch import build_dispatch
 from services.scheduler.engine.dag import advance
 from services.scheduler.engine.plan import Launch, Plan
 from services.scheduler.engine.results import AttemptReport, apply_report
-from services.scheduler.engine.states import transition
+from services.scheduler.engine.retry import RETRYABLE_STATES, reset_for_retry
+from services.scheduler.engine.states import CANCEL_REQUESTED, RETRY_AT, is_terminal, transition
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,20 @@ def task_spec_at(pipeline: Pipeline, path: str) -> Task | None:
     return spec
 
 
+@dataclass(frozen=True)
+class _Timer:
+    """A pending wake-up of one run, for the earliest retry due."""
+
+    due: datetime
+    task: asyncio.Task[None]
+
+
+@dataclass
+class _RunLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class RunScheduler:
     """Implements the API's RunController and the handling of executor reports."""
 
@@ -88,9 +105,10 @@ class RunScheduler:
         self._artifacts = artifacts
         self._default_root = default_pipeline_root
         self._clock = clock
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _RunLock] = {}
+        self._reports: dict[str, list[tuple[AttemptReport, asyncio.Future[None]]]] = {}
         self._pipelines: OrderedDict[str, Pipeline] = OrderedDict()
-        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[str, _Timer] = {}
 
     # --- RunController ------------------------------------------------------------------
     async def start_run(self, run: RunRecord) -> RunRecord:
@@ -100,6 +118,8 @@ class RunScheduler:
         return await self._store.get_run(run.run_id)
 
     async def terminate_run(self, run_id: str) -> None:
+        """CANCELING: nothing new starts (except exit handlers), running attempts are asked
+        to stop; the run is CANCELED when every task has ended."""
         async with self._lock(run_id):
             run = await self._store.get_run(run_id)
             if run.state in TERMINAL_STATES:
@@ -111,35 +131,105 @@ class RunScheduler:
                 await run_events.publish(
                     self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_STATE_CHANGED)
                 )
-            cancel = tasks_pb2.CancelTasks(run_id=run_id)
-            await self._bus.broadcast(CANCEL_SUBJECT, cancel.SerializeToString())
+            else:
+                # Asked again: cancel requests travel at most once, so repeat them.
+                tasks = await self._store.list_tasks(run_id)
+                await self._cancel(
+                    run_id,
+                    [
+                        task
+                        for task in tasks
+                        if not is_terminal(task) and task.scheduling.get(CANCEL_REQUESTED)
+                    ],
+                )
             await self._reconcile_locked(run_id)
 
     async def retry_run(self, run_id: str) -> None:
-        raise errors.FailedPrecondition(
-            "retrying a failed run is not implemented yet (tracked with the run-lifecycle issue)"
-        )
+        """Run a failed or canceled run again from where it stopped: tasks that succeeded
+        keep their outputs; the others (and what depends on them) run again."""
+        async with self._lock(run_id):
+            run = await self._store.get_run(run_id)
+            if run.state not in RETRYABLE_STATES:
+                raise errors.FailedPrecondition(
+                    f"only a failed or canceled run can be retried; run {run_id!r} is {run.state.value}"
+                )
+            tasks = await self._store.list_tasks(run_id)
+            changed = reset_for_retry(self._pipeline(run), run, tasks, self._clock())
+            run = await self._store.update_run(run)
+            await run_events.publish(
+                self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_STATE_CHANGED)
+            )
+            for task in changed:
+                stored = await self._store.update_task(task)
+                await run_events.publish(self._bus, run_events.task_event(run, stored))
+            logger.info("retrying run %s: %d tasks run again", run_id, len(changed))
+            await self._reconcile_locked(run_id)
 
     # --- reports and reconciliation -----------------------------------------------------
     async def on_report(self, run_id: str, report: AttemptReport) -> None:
+        """Apply an executor's report and advance the run; returns once both are stored.
+
+        Reports for one run that arrive while it is being handled are applied together,
+        with one reconcile for all of them: a wide loop's reports come in bursts."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reports.setdefault(run_id, []).append((report, done))
         async with self._lock(run_id):
+            if not done.done():
+                await self._apply_reports(run_id, self._reports.pop(run_id, []))
+        await done
+
+    async def _apply_reports(
+        self, run_id: str, batch: list[tuple[AttemptReport, asyncio.Future[None]]]
+    ) -> None:
+        """Settle every report's future: each fails alone when it cannot be applied, all
+        of them when the run cannot be advanced."""
+        try:
             run = await self._store.get_run(run_id)
-            task = await self._store.get_task(report.task_id)
-            spec = task_spec_at(self._pipeline(run), task.path)
-            changed = apply_report(
-                task,
-                report,
-                retry=spec.retry if spec else None,
-                canceling=run.state is RuntimeState.CANCELING,
-            )
-            if not changed:
-                return
-            task = await self._store.update_task(task)
-            await run_events.publish(self._bus, run_events.task_event(run, task))
-            retry_at = task.scheduling.get("retry_at")
-            if isinstance(retry_at, str):
-                self._wake_at(run_id, datetime.fromisoformat(retry_at))
-            await self._reconcile_locked(run_id)
+            pipeline = self._pipeline(run)
+            advanced = False
+            for report, done in batch:
+                try:
+                    advanced = await self._apply_report(run, pipeline, report) or advanced
+                except Exception as error:
+                    done.set_exception(error)
+            if advanced:
+                await self._reconcile_locked(run_id)
+        except Exception as error:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+        except BaseException:
+            for _, done in batch:
+                done.cancel()
+            raise
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
+
+    async def _apply_report(self, run: RunRecord, pipeline: Pipeline, report: AttemptReport) -> bool:
+        """Store what one report says; True when the run may have to advance."""
+        task = await self._store.get_task(report.task_id)
+        spec = task_spec_at(pipeline, task.path)
+        changed = apply_report(
+            task,
+            report,
+            retry=spec.retry if spec else None,
+            canceling=run.state is RuntimeState.CANCELING,
+        )
+        if not changed:
+            if (
+                report.state is RuntimeState.RUNNING
+                and report.attempt == task.attempt
+                and (task.state is RuntimeState.CANCELED or task.scheduling.get(CANCEL_REQUESTED))
+            ):
+                # Canceled while its dispatch waited in the queue, or redelivered to another
+                # executor after it was asked to stop: stop it now that it runs.
+                await self._cancel(run.run_id, [task])
+            return False
+        task = await self._store.update_task(task)
+        await run_events.publish(self._bus, run_events.task_event(run, task))
+        # A task that started changes nothing the engine decides on.
+        return report.state is not RuntimeState.RUNNING
 
     async def reconcile(self, run_id: str) -> None:
         async with self._lock(run_id):
@@ -156,18 +246,27 @@ class RunScheduler:
         return len(run_ids)
 
     async def aclose(self) -> None:
-        timers = list(self._timers.values())
+        timers = [timer.task for timer in self._timers.values()]
         self._timers.clear()
         for timer in timers:
             timer.cancel()
         await asyncio.gather(*timers, return_exceptions=True)
 
     # --- internals ----------------------------------------------------------------------
-    def _lock(self, run_id: str) -> asyncio.Lock:
-        lock = self._locks.get(run_id)
-        if lock is None:
-            lock = self._locks[run_id] = asyncio.Lock()
-        return lock
+    @contextlib.asynccontextmanager
+    async def _lock(self, run_id: str) -> AsyncIterator[None]:
+        """One handler at a time per run (in this process); the lock lives while used."""
+        entry = self._locks.get(run_id)
+        if entry is None:
+            entry = self._locks[run_id] = _RunLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[run_id]
 
     def _pipeline(self, run: RunRecord) -> Pipeline:
         pipeline = self._pipelines.get(run.run_id)
@@ -178,18 +277,22 @@ class RunScheduler:
         return pipeline
 
     async def _reconcile_locked(self, run_id: str) -> None:
+        """Advance the run until the engine has nothing more to decide. The run's tasks are
+        read once; each round's plan is applied to that copy as it is written."""
+        run = await self._store.get_run(run_id)
+        if run.state in TERMINAL_STATES:
+            self._forget(run_id)
+            return
+        pipeline = self._pipeline(run)
+        tasks = {task.task_id: task for task in await self._store.list_tasks(run_id)}
         for _ in range(_MAX_ROUNDS):
-            run = await self._store.get_run(run_id)
-            if run.state in TERMINAL_STATES:
-                self._forget(run_id)
-                return
-            pipeline = self._pipeline(run)
-            tasks = await self._store.list_tasks(run_id)
-            plan = advance(pipeline, run, tasks, self._clock())
+            plan = advance(pipeline, run, list(tasks.values()), self._clock())
             if plan.empty:
+                self._wake_for_retries(run_id, tasks.values())
                 return
             launches = await self._use_cache(plan)
-            await self._persist(run, plan)
+            run, stored = await self._persist(run, plan)
+            tasks.update((task.task_id, task) for task in stored)
             for launch in launches:
                 dispatch = build_dispatch(
                     launch=launch, run=run, pipeline=pipeline, default_root=self._default_root
@@ -199,7 +302,19 @@ class RunScheduler:
                     dispatch.SerializeToString(),
                     msg_id=f"{run_id}/{launch.task.task_id}/{launch.task.attempt}",
                 )
+            if plan.cancels:
+                await self._cancel(run_id, plan.cancels)
+            if run.state in TERMINAL_STATES:
+                self._forget(run_id)
+                return
         raise errors.SystemError_(f"run {run_id!r} did not settle after {_MAX_ROUNDS} scheduling rounds")
+
+    async def _cancel(self, run_id: str, tasks: Sequence[TaskRecord]) -> None:
+        """Ask every executor to stop these tasks' attempts (those it runs)."""
+        if not tasks:
+            return
+        cancel = tasks_pb2.CancelTasks(run_id=run_id, task_ids=[task.task_id for task in tasks])
+        await self._bus.broadcast(CANCEL_SUBJECT, cancel.SerializeToString())
 
     async def _use_cache(self, plan: Plan) -> list[Launch]:
         """Cache hits finish at once with the outputs of the task they reuse."""
@@ -217,7 +332,8 @@ class RunScheduler:
             transition(task, RuntimeState.SKIPPED, self._clock())
         return launches
 
-    async def _persist(self, run: RunRecord, plan: Plan) -> None:
+    async def _persist(self, run: RunRecord, plan: Plan) -> tuple[RunRecord, list[TaskRecord]]:
+        """Write the plan; the run and the task records as stored (new versions)."""
         if plan.run is not None and plan.run.state not in TERMINAL_STATES:
             run = await self._store.update_run(plan.run)
             await run_events.publish(
@@ -238,17 +354,32 @@ class RunScheduler:
                 self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_STATE_CHANGED)
             )
             logger.info("run %s finished: %s", run.run_id, run.state.value)
+        return run, stored
 
-    def _wake_at(self, run_id: str, moment: datetime) -> None:
-        previous = self._timers.pop(run_id, None)
-        if previous is not None:
-            previous.cancel()
-        delay = max((moment - self._clock()).total_seconds(), 0.0)
-        self._timers[run_id] = asyncio.create_task(self._wake(run_id, delay))
+    def _wake_for_retries(self, run_id: str, tasks: Iterable[TaskRecord]) -> None:
+        """Reconcile again when the earliest retry that waits for its backoff is due."""
+        due = [
+            datetime.fromisoformat(retry_at)
+            for task in tasks
+            if not is_terminal(task) and isinstance(retry_at := task.scheduling.get(RETRY_AT), str)
+        ]
+        if not due:
+            return
+        moment = min(due)
+        current = self._timers.get(run_id)
+        if current is not None:
+            if current.due <= moment:
+                return
+            current.task.cancel()
+        # A little late rather than early: an early wake finds nothing due yet.
+        delay = max((moment - self._clock()).total_seconds(), 0.0) + 0.01
+        self._timers[run_id] = _Timer(due=moment, task=asyncio.create_task(self._wake(run_id, delay)))
 
     async def _wake(self, run_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        self._timers.pop(run_id, None)
+        current = self._timers.get(run_id)
+        if current is not None and current.task is asyncio.current_task():
+            del self._timers[run_id]
         try:
             await self.reconcile(run_id)
         except Exception:
@@ -256,7 +387,6 @@ class RunScheduler:
 
     def _forget(self, run_id: str) -> None:
         self._pipelines.pop(run_id, None)
-        self._locks.pop(run_id, None)
 
 
 def _importer_record(task: TaskRecord) -> ArtifactRecord:

@@ -4,11 +4,14 @@
 which are skipped, which DAGs and loops are finished, and the run's own state. It does no
 I/O; the scheduler's handlers persist the plan, dispatch the launches and call `advance`
 again until the plan is empty.
+
+While a run is canceling, nothing new starts except tasks that run whatever happened
+upstream (`ALL_UPSTREAM_TASKS_COMPLETED`: exit handlers, `ignore_upstream_failure`) and
+what they contain; running attempts are asked to stop (`Plan.cancels`).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,10 +20,8 @@ from datetime import datetime
 from services.core.pipeline.model import (
     ArtifactIterator,
     Component,
-    Constant,
     ContainerExecutor,
     ImporterExecutor,
-    ParameterIterator,
     Pipeline,
     Task,
     TriggerStrategy,
@@ -37,9 +38,19 @@ from services.core.store.records import (
 )
 from services.scheduler.engine.fingerprint import cache_fingerprint
 from services.scheduler.engine.inputs import MissingInput, Scope, resolve_inputs, upstream_tasks
+from services.scheduler.engine.items import ItemsError, artifacts_from_json, loop_items
 from services.scheduler.engine.plan import Launch, Plan
 from services.scheduler.engine.selectors import ExpressionError, condition_holds
-from services.scheduler.engine.states import is_success, is_terminal, transition
+from services.scheduler.engine.states import (
+    CANCEL_REQUESTED,
+    RERUN,
+    RETRY_AT,
+    SKIP_REASON,
+    is_success,
+    is_terminal,
+    transition,
+    wants_rerun,
+)
 
 ROOT_PATH = "root"
 _IDS = uuid.UUID("6a1c2f64-5d55-4e0b-9d7e-51a1ce000000")
@@ -54,6 +65,12 @@ def advance(pipeline: Pipeline, run: RunRecord, tasks: Sequence[TaskRecord], now
     return _Step(pipeline, run, tasks, now).run()
 
 
+def _runs_regardless(task: Task) -> bool:
+    """Exit handlers and `ignore_upstream_failure` tasks: they run even when the run is
+    being canceled, and so does what they contain."""
+    return task.strategy is TriggerStrategy.ALL_UPSTREAM_TASKS_COMPLETED
+
+
 class _Step:
     def __init__(self, pipeline: Pipeline, run: RunRecord, tasks: Sequence[TaskRecord], now: datetime):
         self.pipeline = pipeline
@@ -65,6 +82,8 @@ class _Step:
         for task in tasks:
             self.children[task.parent_task_id][task.name] = task
         self.canceling = run.state is RuntimeState.CANCELING
+        self._created: set[str] = set()
+        self._touched: set[str] = set()
 
     # --- bookkeeping --------------------------------------------------------------------
     def _new_task(
@@ -83,12 +102,20 @@ class _Step:
             state_history=[StateChange(state=RuntimeState.PENDING, time=self.now)],
         )
         self.plan.created.append(record)
+        self._created.add(record.task_id)
         self.by_path[path] = record
         self.children[record.parent_task_id][name] = record
         return record
 
+    def _reuse(self, record: TaskRecord) -> TaskRecord:
+        """A record reset by a retry of the run, decided again from scratch."""
+        record.scheduling.pop(RERUN, None)
+        self._touch(record)
+        return record
+
     def _touch(self, record: TaskRecord) -> None:
-        if record not in self.plan.created and record not in self.plan.updated:
+        if record.task_id not in self._created and record.task_id not in self._touched:
+            self._touched.add(record.task_id)
             self.plan.updated.append(record)
 
     def _set(self, record: TaskRecord, state: RuntimeState, *, error: ErrorInfo | None = None) -> None:
@@ -107,8 +134,10 @@ class _Step:
             )
             root.input_parameters = dict(self.run_record.parameters)
             self._set(root, RuntimeState.RUNNING)
+        elif wants_rerun(root):
+            self._set(self._reuse(root), RuntimeState.RUNNING)
         if not is_terminal(root):
-            self._advance_dag(root, self.pipeline.root)
+            self._advance_dag(root, self.pipeline.root, canceling=self.canceling)
         self._update_run(root)
         return self.plan
 
@@ -135,15 +164,16 @@ class _Step:
         self.plan.run = run
 
     # --- DAGs ---------------------------------------------------------------------------
-    def _advance_dag(self, dag_record: TaskRecord, component: Component) -> None:
+    def _advance_dag(self, dag_record: TaskRecord, component: Component, *, canceling: bool) -> None:
         assert component.dag is not None
         siblings = self.children[dag_record.task_id]
         for task in component.dag.tasks.values():
             record = siblings.get(task.name)
-            if record is None:
-                self._maybe_start(dag_record, task, siblings)
+            task_canceling = canceling and not _runs_regardless(task)
+            if record is None or wants_rerun(record):
+                self._maybe_start(dag_record, task, siblings, canceling=task_canceling, existing=record)
             elif not is_terminal(record):
-                self._advance_task(record, task)
+                self._advance_task(record, task, canceling=task_canceling)
         if all(name in siblings and is_terminal(siblings[name]) for name in component.dag.tasks):
             self._finish_dag(dag_record, component, siblings)
 
@@ -173,28 +203,43 @@ class _Step:
                     break
         self._set(record, RuntimeState.SUCCEEDED)
 
-    def _maybe_start(self, dag_record: TaskRecord, task: Task, siblings: dict[str, TaskRecord]) -> None:
+    def _maybe_start(
+        self,
+        dag_record: TaskRecord,
+        task: Task,
+        siblings: dict[str, TaskRecord],
+        *,
+        canceling: bool,
+        existing: TaskRecord | None,
+    ) -> None:
         upstream = upstream_tasks(task)
-        if any(name not in siblings or not is_terminal(siblings[name]) for name in upstream):
-            return
+        for name in upstream:
+            producer = siblings.get(name)
+            if producer is None or not is_terminal(producer):
+                return
         component = self.pipeline.component(task.component)
-        record = self._new_task(
-            parent=dag_record,
-            name=task.name,
-            display_name=task.display_name,
-            kind=_kind_of(self.pipeline, task),
-        )
-        if task.strategy is TriggerStrategy.ALL_UPSTREAM_TASKS_SUCCEEDED:
+        if existing is not None:
+            record = self._reuse(existing)
+        else:
+            record = self._new_task(
+                parent=dag_record,
+                name=task.name,
+                display_name=task.display_name,
+                kind=_kind_of(self.pipeline, task),
+            )
+        if not _runs_regardless(task):
             blocked = sorted(name for name in upstream if not is_success(siblings[name]))
             if blocked:
-                record.scheduling["skip_reason"] = f"upstream task {blocked[0]!r} did not succeed"
-                self._set(record, RuntimeState.SKIPPED)
+                self._skip(
+                    record, component, RuntimeState.SKIPPED, f"upstream task {blocked[0]!r} did not succeed"
+                )
                 return
-            if self.canceling:
-                self._set(record, RuntimeState.CANCELED)
-                return
+        if canceling:
+            self._skip(record, component, RuntimeState.CANCELED, "the run was terminated")
+            return
         try:
-            inputs = resolve_inputs(Scope(self.run_record.run_id, dag_record, siblings), task, component)
+            scope = Scope(self.run_record.run_id, dag_record, siblings, inherited=self._loop_of(dag_record))
+            inputs = resolve_inputs(scope, task, component)
         except (MissingInput, ExpressionError) as error:
             self._fail(record, str(error))
             return
@@ -207,24 +252,60 @@ class _Step:
                 self._fail(record, str(error))
                 return
             if not triggered:
-                record.scheduling["skip_reason"] = "condition not met"
-                self._set(record, RuntimeState.SKIPPED)
+                self._skip(record, component, RuntimeState.SKIPPED, "condition not met")
                 return
-        self._start(record, task, component)
+        self._start(record, task, component, canceling=canceling)
 
-    def _start(self, record: TaskRecord, task: Task, component: Component) -> None:
+    def _loop_of(self, record: TaskRecord) -> TaskRecord | None:
+        """The loop an iteration belongs to (whose inputs its body reads too)."""
+        if record.kind is not TaskKind.ITERATION:
+            return None
+        parent_path = record.path.rpartition("/")[0]
+        return self.by_path.get(parent_path)
+
+    def _skip(self, record: TaskRecord, component: Component, state: RuntimeState, reason: str) -> None:
+        """End a task that does not run. The tasks of a group (a condition branch, a nested
+        pipeline) are shown too, in the same state; a loop's iterations are not known."""
+        record.scheduling[SKIP_REASON] = reason
+        self._set(record, state)
+        if component.dag is None or record.kind is TaskKind.LOOP:
+            return
+        children = self.children[record.task_id]
+        for task in component.dag.tasks.values():
+            child = children.get(task.name)
+            if child is None:
+                if record.kind is TaskKind.ITERATION:
+                    continue
+                child = self._new_task(
+                    parent=record,
+                    name=task.name,
+                    display_name=task.display_name,
+                    kind=_kind_of(self.pipeline, task),
+                )
+            elif is_terminal(child) and not wants_rerun(child):
+                continue
+            else:
+                child.scheduling.pop(RERUN, None)
+            verb = "skipped" if state is RuntimeState.SKIPPED else "canceled"
+            self._skip(
+                child, self.pipeline.component(task.component), state, f"group {record.name!r} was {verb}"
+            )
+
+    def _start(self, record: TaskRecord, task: Task, component: Component, *, canceling: bool) -> None:
         if component.dag is not None:
             if task.iterator is not None:
-                self._start_loop(record, task)
+                self._start_loop(record, task, canceling=canceling)
             else:
                 self._set(record, RuntimeState.RUNNING)
-                self._advance_dag(record, component)
+                self._advance_dag(record, component, canceling=canceling)
             return
         assert component.executor is not None
         executor = self.pipeline.executors[component.executor]
         if isinstance(executor, ImporterExecutor):
             self._import(record, executor)
             return
+        record.fingerprint = ""
+        record.cached_from_task_id = ""
         if task.enable_cache and not self.run_record.disable_cache:
             record.fingerprint = cache_fingerprint(
                 record=record, task=task, component=component, executor=executor
@@ -236,7 +317,7 @@ class _Step:
     ) -> None:
         assert component.executor is not None
         record.attempt += 1
-        record.scheduling.pop("retry_at", None)
+        record.scheduling.pop(RETRY_AT, None)
         self._touch(record)
         self.plan.launches.append(
             Launch(task=record, spec=task, executor_label=component.executor, executor=executor)
@@ -260,24 +341,30 @@ class _Step:
         self._set(record, RuntimeState.SUCCEEDED)
 
     # --- tasks that are under way -------------------------------------------------------
-    def _advance_task(self, record: TaskRecord, task: Task) -> None:
+    def _advance_task(self, record: TaskRecord, task: Task, *, canceling: bool) -> None:
         component = self.pipeline.component(task.component)
         if record.kind is TaskKind.LOOP:
-            self._advance_loop(record, task, component)
+            self._advance_loop(record, task, component, canceling=canceling)
         elif record.kind is TaskKind.DAG:
-            self._advance_dag(record, component)
+            self._advance_dag(record, component, canceling=canceling)
         elif record.kind is TaskKind.CONTAINER:
-            self._advance_container(record, task, component)
+            self._advance_container(record, task, component, canceling=canceling)
 
-    def _advance_container(self, record: TaskRecord, task: Task, component: Component) -> None:
-        if self.canceling:
-            if (
-                record.state is RuntimeState.PENDING
-                and task.strategy is not TriggerStrategy.ALL_UPSTREAM_TASKS_COMPLETED
-            ):
+    def _advance_container(
+        self, record: TaskRecord, task: Task, component: Component, *, canceling: bool
+    ) -> None:
+        retry_at = record.scheduling.get(RETRY_AT)
+        if canceling:
+            # Not started yet (queued, or waiting for a retry): it never will. Running: the
+            # executor stops it and reports CANCELED, so the task ends when its process has.
+            if record.state is RuntimeState.PENDING or isinstance(retry_at, str):
                 self._set(record, RuntimeState.CANCELED)
+                self.plan.cancels.append(record)
+            elif not record.scheduling.get(CANCEL_REQUESTED):
+                record.scheduling[CANCEL_REQUESTED] = True
+                self._touch(record)
+                self.plan.cancels.append(record)
             return
-        retry_at = record.scheduling.get("retry_at")
         if isinstance(retry_at, str) and datetime.fromisoformat(retry_at) <= self.now:
             assert component.executor is not None
             executor = self.pipeline.executors[component.executor]
@@ -285,68 +372,63 @@ class _Step:
             self._launch(record, task, component, executor)
 
     # --- loops --------------------------------------------------------------------------
-    def _start_loop(self, record: TaskRecord, task: Task) -> None:
-        assert task.iterator is not None
+    def _start_loop(self, record: TaskRecord, task: Task, *, canceling: bool) -> None:
         record.kind = TaskKind.LOOP
-        if isinstance(task.iterator, ArtifactIterator):
-            artifacts = record.input_artifacts.get(task.iterator.items_input, [])
-            items: list[object] = [[artifact] for artifact in artifacts]
-        else:
-            try:
-                items = _loop_items(record, task)
-            except ValueError as error:
-                self._fail(record, str(error))
-                return
+        try:
+            items = loop_items(record, task)
+        except ItemsError as error:
+            self._fail(record, str(error))
+            return
         record.scheduling["item_count"] = len(items)
-        record.scheduling["items"] = json.loads(json.dumps(items, default=_artifact_json))
+        record.scheduling["items"] = items
         self._set(record, RuntimeState.RUNNING)
-        self._advance_loop(record, task, self.pipeline.component(task.component))
+        self._advance_loop(record, task, self.pipeline.component(task.component), canceling=canceling)
 
-    def _advance_loop(self, record: TaskRecord, task: Task, component: Component) -> None:
+    def _advance_loop(self, record: TaskRecord, task: Task, component: Component, *, canceling: bool) -> None:
         assert task.iterator is not None
         items = record.scheduling.get("items")
         assert isinstance(items, list)
         iterations = self.children[record.task_id]
         limit = task.parallelism if task.parallelism > 0 else len(items) or 1
-        running = sum(1 for child in iterations.values() if not is_terminal(child))
+        running = sum(1 for child in iterations.values() if not is_terminal(child) and not wants_rerun(child))
         for index, item in enumerate(items):
             iteration = iterations.get(str(index))
-            if iteration is not None:
+            if iteration is not None and not wants_rerun(iteration):
                 if not is_terminal(iteration):
-                    was_running = True
-                    self._advance_dag(iteration, component)
-                    if was_running and is_terminal(iteration):
+                    self._advance_dag(iteration, component, canceling=canceling)
+                    if is_terminal(iteration):
                         running -= 1
                 continue
-            if self.canceling:
-                iteration = self._new_task(
-                    parent=record, name=str(index), display_name="", kind=TaskKind.ITERATION
-                )
-                self._set(iteration, RuntimeState.CANCELED)
+            if canceling:
+                iteration = self._iteration(record, index, iteration)
+                self._skip(iteration, component, RuntimeState.CANCELED, "the run was terminated")
                 continue
             if running >= limit:
                 continue
-            iteration = self._new_task(
-                parent=record,
-                name=str(index),
-                display_name=f"{record.display_name} #{index}",
-                kind=TaskKind.ITERATION,
-            )
-            iteration.iteration_index = index
-            iteration.input_parameters = dict(record.input_parameters)
-            iteration.input_artifacts = dict(record.input_artifacts)
+            iteration = self._iteration(record, index, iteration)
             if isinstance(task.iterator, ArtifactIterator):
-                assert isinstance(item, list)
-                iteration.input_artifacts[task.iterator.item_input] = [_artifact_from_json(a) for a in item]
+                iteration.input_artifacts = {task.iterator.item_input: artifacts_from_json(item)}
             else:
-                iteration.input_parameters[task.iterator.item_input] = item
+                iteration.input_parameters = {task.iterator.item_input: item}
             self._set(iteration, RuntimeState.RUNNING)
             running += 1
-            self._advance_dag(iteration, component)
+            self._advance_dag(iteration, component, canceling=canceling)
             if is_terminal(iteration):
                 running -= 1
         if len(iterations) == len(items) and all(is_terminal(child) for child in iterations.values()):
             self._finish_loop(record, component, iterations)
+
+    def _iteration(self, loop: TaskRecord, index: int, existing: TaskRecord | None) -> TaskRecord:
+        if existing is not None:
+            return self._reuse(existing)
+        iteration = self._new_task(
+            parent=loop,
+            name=str(index),
+            display_name=f"{loop.display_name} #{index}",
+            kind=TaskKind.ITERATION,
+        )
+        iteration.iteration_index = index
+        return iteration
 
     def _finish_loop(
         self, record: TaskRecord, component: Component, iterations: dict[str, TaskRecord]
@@ -380,42 +462,3 @@ def _kind_of(pipeline: Pipeline, task: Task) -> TaskKind:
     if isinstance(pipeline.executors[component.executor], ImporterExecutor):
         return TaskKind.IMPORTER
     return TaskKind.CONTAINER
-
-
-def _loop_items(record: TaskRecord, task: Task) -> list[object]:
-    """The list a parameter loop iterates: raw items, or the task input that holds them."""
-    assert isinstance(task.iterator, ParameterIterator)
-    source = task.iterator.items.source
-    value: object
-    if task.iterator.items_input:
-        value = record.input_parameters.get(task.iterator.items_input)
-    elif isinstance(source, Constant):
-        value = source.value
-    else:
-        raise ValueError(f"loop {record.name!r}: unsupported item source")
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"loop {record.name!r}: items are not a JSON list: {error}") from error
-    if not isinstance(value, list):
-        raise ValueError(f"loop {record.name!r}: items must be a list, got {type(value).__name__}")
-    return list(value)
-
-
-def _artifact_json(value: object) -> object:
-    if isinstance(value, ArtifactRef):
-        return {
-            "artifact_id": value.artifact_id,
-            "name": value.name,
-            "uri": value.uri,
-            "schema_title": value.schema_title,
-            "schema_version": value.schema_version,
-            "metadata": value.metadata,
-        }
-    raise TypeError(type(value))
-
-
-def _artifact_from_json(value: object) -> ArtifactRef:
-    assert isinstance(value, dict)
-    return ArtifactRef(**value)

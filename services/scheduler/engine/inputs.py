@@ -33,13 +33,34 @@ class ResolvedInputs:
     artifacts: dict[str, list[ArtifactRef]] = field(default_factory=dict)
 
 
+_ABSENT = object()
+
+
 @dataclass(frozen=True)
 class Scope:
-    """What a task can read: its DAG instance's inputs and its siblings' records."""
+    """What a task can read: its DAG instance's inputs and its siblings' records.
+
+    A loop iteration's record holds only its item; the other inputs of the loop's body are
+    the loop's own (`inherited`), kept once rather than copied into every iteration."""
 
     run_id: str
     dag: TaskRecord
     siblings: Mapping[str, TaskRecord]
+    inherited: TaskRecord | None = None
+
+    def parameter(self, name: str) -> object:
+        if name in self.dag.input_parameters:
+            return self.dag.input_parameters[name]
+        if self.inherited is not None:
+            return self.inherited.input_parameters.get(name, _ABSENT)
+        return _ABSENT
+
+    def artifacts(self, name: str) -> list[ArtifactRef] | None:
+        if name in self.dag.input_artifacts:
+            return self.dag.input_artifacts[name]
+        if self.inherited is not None:
+            return self.inherited.input_artifacts.get(name)
+        return None
 
 
 _FINAL_STATE_NAMES = {
@@ -48,8 +69,6 @@ _FINAL_STATE_NAMES = {
     RuntimeState.CANCELED: "CANCELLED",
     RuntimeState.SKIPPED: "SKIPPED",
 }
-
-_ABSENT = object()
 
 
 def _final_status(scope: Scope, task_name: str) -> JsonValue:
@@ -72,7 +91,7 @@ def _parameter_value(scope: Scope, source: ParameterInput) -> object:
     if isinstance(origin, Constant):
         value = origin.value
     elif isinstance(origin, FromComponentInput):
-        value = scope.dag.input_parameters.get(origin.name, _ABSENT)
+        value = scope.parameter(origin.name)
     elif isinstance(origin, FromTaskOutput):
         producer = scope.siblings.get(origin.task)
         if producer is None or not is_success(producer):
@@ -90,7 +109,7 @@ def _parameter_value(scope: Scope, source: ParameterInput) -> object:
 def _artifact_value(scope: Scope, source: ArtifactInput) -> list[ArtifactRef] | None:
     origin = source.source
     if isinstance(origin, FromComponentInput):
-        return scope.dag.input_artifacts.get(origin.name)
+        return scope.artifacts(origin.name)
     producer = scope.siblings.get(origin.task)
     if producer is None or not is_success(producer):
         return None

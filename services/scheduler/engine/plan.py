@@ -25,8 +25,10 @@ class Plan:
     launches: list[Launch] = field(default_factory=list)
     # Importer tasks whose artifact record must be registered with the artifact service.
     imported: list[TaskRecord] = field(default_factory=list)
+    # Container tasks whose attempt must be stopped wherever it runs (the run is canceling).
+    cancels: list[TaskRecord] = field(default_factory=list)
     run: RunRecord | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.created or self.updated or self.launches or self.run is not None)
+        return not (self.created or self.updated or self.launches or self.cancels or self.run is not None)

@@ -13,7 +13,7 @@ from services.core.store.records import (
     RuntimeState,
     TaskRecord,
 )
-from services.scheduler.engine.states import is_terminal, transition
+from services.scheduler.engine.states import ATTEMPT_BASE, RETRY_AT, is_terminal, transition
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,13 @@ def apply_report(
         transition(task, RuntimeState.SUCCEEDED, report.time)
         return True
     if report.state is RuntimeState.FAILED and not canceling and retry is not None:
-        failures = sum(1 for a in task.attempts if a.state is RuntimeState.FAILED)
+        # Failures before a retry of the whole run do not use up this run's retries.
+        base = task.scheduling.get(ATTEMPT_BASE, 0)
+        first = base if isinstance(base, int) else 0
+        failures = sum(1 for a in task.attempts if a.state is RuntimeState.FAILED and a.attempt > first)
         if failures <= retry.max_retry_count:
             due = report.time + timedelta(seconds=retry_delay(retry, failures))
-            task.scheduling["retry_at"] = due.isoformat()
+            task.scheduling[RETRY_AT] = due.isoformat()
             task.error = report.error
             return True
     final = RuntimeState.CANCELED if report.state is RuntimeState.CANCELED else RuntimeState.FAILED

@@ -45,3 +45,20 @@ def transition(
         task.end_time = now
         if task.start_time is None:
             task.start_time = now
+
+
+# Keys of `TaskRecord.scheduling`, the engine's bookkeeping on a task.
+RETRY_AT = "retry_at"
+"""ISO time when a failed attempt's retry is due (the task stays RUNNING until then)."""
+SKIP_REASON = "skip_reason"
+"""Why a task was skipped or canceled without running."""
+CANCEL_REQUESTED = "cancel_requested"
+"""The run is canceling and the executor was asked to stop this task's attempt."""
+RERUN = "rerun"
+"""Reset by a retry of the run: the task is decided again as if it were new."""
+ATTEMPT_BASE = "attempt_base"
+"""The attempt number before a retry of the run; retry policies count failures after it."""
+
+
+def wants_rerun(task: TaskRecord) -> bool:
+    return bool(task.scheduling.get(RERUN))
