@@ -45,10 +45,11 @@ async def serve(settings: Settings) -> None:
     bus = NatsBus(settings.nats_url, config=bus_config, name="sluice-executor")
     channel = grpc.aio.insecure_channel(settings.artifacts_address)
     client = ArtifactClient(channel)
+    launcher = LocalLauncher(runtime_dir=settings.executor_work_dir)
     worker = ExecutorWorker(
         bus=bus,
         artifacts=client,
-        launcher=LocalLauncher(),
+        launcher=launcher,
         stager=ArtifactServiceStager(client),
         work_root=settings.executor_work_dir,
         max_concurrent_tasks=settings.executor_max_concurrent_tasks,
@@ -70,6 +71,7 @@ async def serve(settings: Settings) -> None:
     async def stop() -> None:
         await health_server.stop(1.0)
         await worker.aclose(grace_seconds=settings.executor_grace_seconds)
+        await launcher.aclose()
         await channel.close(None)
         await bus.aclose()
 

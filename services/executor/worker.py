@@ -21,7 +21,7 @@ from sluice.v1 import common_pb2, tasks_pb2
 
 from services.artifacts.client import ArtifactClient
 from services.core import errors
-from services.core.events.bus import EventBus
+from services.core.events.bus import EventBus, Subscription
 from services.core.events.subjects import (
     CANCEL_SUBJECT,
     DISPATCH_CONSUMER,
@@ -95,15 +95,18 @@ class ExecutorWorker:
         self._running: dict[str, tasks_pb2.TaskDispatch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._queue: WorkQueue | None = None
+        self._cancels: Subscription[bytes] | None = None
+        self._cancel_listener: asyncio.Task[None] | None = None
         self._closed = False
 
     async def start(self) -> None:
         self._queue = await self._bus.work_queue(
             DISPATCH_STREAM, DISPATCH_CONSUMER, max_in_flight=self._max_tasks
         )
-        cancels = await self._bus.subscribe_broadcast(CANCEL_SUBJECT)
+        self._cancels = await self._bus.subscribe_broadcast(CANCEL_SUBJECT)
         self._spawn(self._pull(self._queue))
-        self._spawn(self._listen_for_cancels(cancels))
+        # Not in `_tasks`: it keeps serving cancels while the attempts drain on close.
+        self._cancel_listener = asyncio.create_task(self._listen_for_cancels(self._cancels))
 
     async def aclose(self, *, grace_seconds: float = 10.0) -> None:
         """Stop pulling, give running attempts the grace period, then cancel them (their
@@ -118,6 +121,11 @@ class ExecutorWorker:
             _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
             for task in pending:
                 task.cancel()
+        if self._cancels is not None:
+            await self._cancels.aclose()
+        if self._cancel_listener is not None:
+            self._cancel_listener.cancel()
+            await asyncio.gather(self._cancel_listener, return_exceptions=True)
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

@@ -77,6 +77,7 @@ class Standalone:
         self.scheduler: SchedulerService | None = None
         self.artifacts: ArtifactService | None = None
         self.executor: ExecutorWorker | None = None
+        self.launcher = LocalLauncher(runtime_dir=data / "work")
         self._channels: list[grpc.aio.Channel] = []
         self._closed = False
 
@@ -125,7 +126,7 @@ class Standalone:
         self.executor = ExecutorWorker(
             bus=self.bus,
             artifacts=artifact_client,
-            launcher=LocalLauncher(),
+            launcher=self.launcher,
             stager=ArtifactServiceStager(artifact_client),
             work_root=self._data / "work",
             max_concurrent_tasks=self.config.max_concurrent_tasks,
@@ -161,6 +162,7 @@ class Standalone:
             await self.scheduler.aclose()
         if self.executor is not None:
             await self.executor.aclose()
+        await self.launcher.aclose()
         if self.artifacts is not None:
             await self.artifacts.aclose()
         for channel in self._channels:
