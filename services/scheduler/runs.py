@@ -21,7 +21,7 @@ from sluice.v1 import events_pb2, tasks_pb2
 from services.core import errors
 from services.core.events.subjects import CANCEL_SUBJECT, DISPATCH_SUBJECT
 from services.core.pipeline.ir import parse_pipeline
-from services.core.pipeline.model import Pipeline, Task
+from services.core.pipeline.model import ContainerExecutor, Pipeline, Task
 from services.core.protovalues import utc_now
 from services.core.store.base import Store
 from services.core.store.records import (
@@ -30,6 +30,7 @@ from services.core.store.records import (
     RunRecord,
     RuntimeState,
     StateChange,
+    TaskKind,
     TaskRecord,
 )
 from services.scheduler import run_events
@@ -44,6 +45,8 @@ from services.scheduler.engine.states import CANCEL_REQUESTED, RETRY_AT, is_term
 logger = logging.getLogger(__name__)
 
 _MAX_ROUNDS = 10_000
+# Compare-and-set losses in a row (against another replica) before giving up.
+_CAS_RETRIES = 5
 
 
 class Bus(Protocol):
@@ -232,18 +235,56 @@ class RunScheduler:
         return report.state is not RuntimeState.RUNNING
 
     async def reconcile(self, run_id: str) -> None:
-        async with self._lock(run_id):
-            await self._reconcile_locked(run_id)
+        """Advance the run. Another scheduler replica writing the same run makes a
+        compare-and-set fail: re-read and decide again (bounded)."""
+        for attempt in range(_CAS_RETRIES):
+            try:
+                async with self._lock(run_id):
+                    await self._reconcile_locked(run_id)
+                return
+            except errors.ConcurrentModification:
+                if attempt == _CAS_RETRIES - 1:
+                    raise
+                logger.info("run %s changed under us; deciding again", run_id)
 
     async def reconcile_active_runs(self) -> int:
-        """After a (re)start: advance every unfinished run from the store."""
+        """After a (re)start: advance every unfinished run from the store, and dispatch
+        again the attempts that were decided but whose dispatch may not have been sent
+        (a crash between the two). Executors and the dispatch stream's message ids make
+        a repeated dispatch harmless."""
         run_ids = await self._store.list_active_run_ids()
         for run_id in run_ids:
             try:
                 await self.reconcile(run_id)
+                async with self._lock(run_id):
+                    await self._redispatch_pending(run_id)
             except Exception:
-                logger.exception("reconciling run failed", extra={"run_id": run_id})
+                logger.exception("reconciling run %s failed", run_id)
         return len(run_ids)
+
+    async def _redispatch_pending(self, run_id: str) -> None:
+        run = await self._store.get_run(run_id)
+        if run.state in TERMINAL_STATES or run.state is RuntimeState.CANCELING:
+            return
+        pipeline = self._pipeline(run)
+        for task in await self._store.list_tasks(run_id):
+            if (
+                task.kind is not TaskKind.CONTAINER
+                or task.state is not RuntimeState.PENDING
+                or task.attempt < 1
+                or RETRY_AT in task.scheduling
+            ):
+                continue
+            spec = task_spec_at(pipeline, task.path)
+            component = pipeline.component(spec.component) if spec else None
+            if spec is None or component is None or component.executor is None:
+                continue
+            executor = pipeline.executors[component.executor]
+            if not isinstance(executor, ContainerExecutor):
+                continue
+            launch = Launch(task=task, spec=spec, executor_label=component.executor, executor=executor)
+            await self._dispatch(run, pipeline, launch)
+            logger.info("dispatched pending task %s of run %s again", task.task_id, run_id)
 
     async def aclose(self) -> None:
         timers = [timer.task for timer in self._timers.values()]
@@ -294,20 +335,21 @@ class RunScheduler:
             run, stored = await self._persist(run, plan)
             tasks.update((task.task_id, task) for task in stored)
             for launch in launches:
-                dispatch = build_dispatch(
-                    launch=launch, run=run, pipeline=pipeline, default_root=self._default_root
-                )
-                await self._bus.publish(
-                    DISPATCH_SUBJECT,
-                    dispatch.SerializeToString(),
-                    msg_id=f"{run_id}/{launch.task.task_id}/{launch.task.attempt}",
-                )
+                await self._dispatch(run, pipeline, launch)
             if plan.cancels:
                 await self._cancel(run_id, plan.cancels)
             if run.state in TERMINAL_STATES:
                 self._forget(run_id)
                 return
         raise errors.SystemError_(f"run {run_id!r} did not settle after {_MAX_ROUNDS} scheduling rounds")
+
+    async def _dispatch(self, run: RunRecord, pipeline: Pipeline, launch: Launch) -> None:
+        dispatch = build_dispatch(launch=launch, run=run, pipeline=pipeline, default_root=self._default_root)
+        await self._bus.publish(
+            DISPATCH_SUBJECT,
+            dispatch.SerializeToString(),
+            msg_id=f"{run.run_id}/{launch.task.task_id}/{launch.task.attempt}",
+        )
 
     async def _cancel(self, run_id: str, tasks: Sequence[TaskRecord]) -> None:
         """Ask every executor to stop these tasks' attempts (those it runs)."""

@@ -195,3 +195,24 @@ async def test_terminate_names_the_tasks_to_stop_and_stops_late_starters(
     ]
     with pytest.raises(errors.FailedPrecondition):
         await scheduler.runs.terminate_run(run_id)
+
+
+async def test_a_restarted_scheduler_dispatches_pending_attempts_again(
+    scheduler: Scheduler, specs: dict[str, dict[str, object]]
+) -> None:
+    """A crash between storing a launch and publishing its dispatch must not lose the task:
+    the next scheduler sends the same attempt again (same message id, so never twice)."""
+    run_id = await scheduler.start(specs["loop-nested"])
+    first = {(d.task_id, d.attempt) for d in scheduler.bus.dispatches}
+    assert first
+    restarted_bus = RecordingBus()
+    restarted = RunScheduler(
+        store=scheduler.store, bus=restarted_bus, artifacts=None, default_pipeline_root="file:///tmp/root"
+    )
+    try:
+        assert await restarted.reconcile_active_runs() == 1
+    finally:
+        await restarted.aclose()
+    again = {(d.task_id, d.attempt) for d in restarted_bus.dispatches}
+    assert again == first
+    assert all(d.run_id == run_id for d in restarted_bus.dispatches)
