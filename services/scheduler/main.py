@@ -11,13 +11,13 @@ from services.artifacts.client import ArtifactClient
 from services.core.events.config import BusConfig
 from services.core.events.nats_bus import NatsBus
 from services.core.serving import configure_logging, serve_until_signal
-from services.core.settings import CommonSettings
 from services.core.store.factory import open_store
 from services.core.store.records import ArtifactRecord
 from services.scheduler.service import SchedulerService
+from services.scheduler.webhooks import WebhookConfig, WebhookSettings
 
 
-class Settings(CommonSettings):
+class Settings(WebhookSettings):
     scheduler_host: str = Field(default="0.0.0.0", description="Interface of the scheduler's gRPC API.")
     scheduler_port: int = Field(default=50051, description="Port of the scheduler's gRPC API.")
     artifacts_address: str = Field(
@@ -48,6 +48,7 @@ async def serve(settings: Settings) -> None:
         default_pipeline_root=settings.default_pipeline_root,
         host=settings.scheduler_host,
         port=settings.scheduler_port,
+        webhooks=WebhookConfig.from_settings(settings),
     )
 
     async def start() -> None:

@@ -23,6 +23,7 @@ from services.scheduler.api import SERVER_OPTIONS, add_scheduler_servicers
 from services.scheduler.recurring import RecurringRunTimer
 from services.scheduler.reports import report_from_result
 from services.scheduler.runs import ArtifactRegistrar, RunScheduler
+from services.scheduler.webhooks import WebhookConfig, WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class SchedulerService:
         port: int = 0,
         max_concurrent_reports: int = 32,
         grace_seconds: float = 5.0,
+        webhooks: WebhookConfig | None = None,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -57,6 +59,7 @@ class SchedulerService:
             store=store, bus=bus, artifacts=artifacts, default_pipeline_root=default_pipeline_root
         )
         self.timer = RecurringRunTimer(store=store, controller=self.runs)
+        self.webhooks = WebhookSender(store=store, bus=bus, config=webhooks or WebhookConfig())
         self._timer_task: asyncio.Task[None] | None = None
         self._server: grpc.aio.Server | None = None
         self._queue: WorkQueue | None = None
@@ -81,6 +84,7 @@ class SchedulerService:
         self._spawn(self._reconcile_on_start())
         # The timer never finishes on its own: it is cancelled, not drained, on close.
         self._timer_task = asyncio.create_task(self.timer.run())
+        await self.webhooks.start()
         logger.info("scheduler listening on %s", self.address)
 
     async def aclose(self) -> None:
@@ -101,6 +105,7 @@ class SchedulerService:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self.webhooks.aclose()
         await self.runs.aclose()
 
     async def __aenter__(self) -> Self:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -32,6 +32,7 @@ from services.gateway.config import GatewayConfig
 from services.gateway.nats_events import NatsRunEventSource
 from services.gateway.service import Gateway
 from services.scheduler.service import SchedulerService
+from services.scheduler.webhooks import WebhookConfig
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class StandaloneConfig:
     """Tasks the executor runs at once."""
     nats_sync_always: bool = False
     """fsync every JetStream write (durable across an OS crash, slower)."""
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    """Run-finished webhooks: signing secret and retry policy."""
 
 
 class _ArtifactRegistrar:
@@ -120,6 +123,7 @@ class Standalone:
             default_pipeline_root=self.backend.uri_for("pipelines"),
             host=LOOPBACK,
             port=0,
+            webhooks=self.config.webhooks,
         )
         await self.scheduler.start()
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sluice.v1 import common_pb2 as sluice_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsluice/v1/experiments.proto\x12\tsluice.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16sluice/v1/common.proto\"\xfa\x01\n\nExperiment\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\x05 \x01(\t\x12.\n\rstorage_state\x18\x06 \x01(\x0e\x32\x17.sluice.v1.StorageState\x12\x37\n\x13last_run_created_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x17\x43reateExperimentRequest\x12)\n\nexperiment\x18\x01 \x01(\x0b\x32\x15.sluice.v1.Experiment\"-\n\x14GetExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"s\n\x16ListExperimentsRequest\x12\x12\n\npage_token\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0f\n\x07sort_by\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\"r\n\x17ListExperimentsResponse\x12*\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x15.sluice.v1.Experiment\x12\x12\n\ntotal_size\x18\x02 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"0\n\x17\x44\x65leteExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"1\n\x18\x41rchiveExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"3\n\x1aUnarchiveExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t2\xeb\x03\n\x11\x45xperimentService\x12M\n\x10\x43reateExperiment\x12\".sluice.v1.CreateExperimentRequest\x1a\x15.sluice.v1.Experiment\x12G\n\rGetExperiment\x12\x1f.sluice.v1.GetExperimentRequest\x1a\x15.sluice.v1.Experiment\x12X\n\x0fListExperiments\x12!.sluice.v1.ListExperimentsRequest\x1a\".sluice.v1.ListExperimentsResponse\x12J\n\x11\x41rchiveExperiment\x12#.sluice.v1.ArchiveExperimentRequest\x1a\x10.sluice.v1.Empty\x12N\n\x13UnarchiveExperiment\x12%.sluice.v1.UnarchiveExperimentRequest\x1a\x10.sluice.v1.Empty\x12H\n\x10\x44\x65leteExperiment\x12\".sluice.v1.DeleteExperimentRequest\x1a\x10.sluice.v1.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsluice/v1/experiments.proto\x12\tsluice.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16sluice/v1/common.proto\"\x8f\x02\n\nExperiment\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\x05 \x01(\t\x12.\n\rstorage_state\x18\x06 \x01(\x0e\x32\x17.sluice.v1.StorageState\x12\x37\n\x13last_run_created_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bwebhook_url\x18\x14 \x01(\t\"D\n\x17\x43reateExperimentRequest\x12)\n\nexperiment\x18\x01 \x01(\x0b\x32\x15.sluice.v1.Experiment\"-\n\x14GetExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"s\n\x16ListExperimentsRequest\x12\x12\n\npage_token\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0f\n\x07sort_by\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\"r\n\x17ListExperimentsResponse\x12*\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x15.sluice.v1.Experiment\x12\x12\n\ntotal_size\x18\x02 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"0\n\x17\x44\x65leteExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"1\n\x18\x41rchiveExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t\"3\n\x1aUnarchiveExperimentRequest\x12\x15\n\rexperiment_id\x18\x01 \x01(\t2\xeb\x03\n\x11\x45xperimentService\x12M\n\x10\x43reateExperiment\x12\".sluice.v1.CreateExperimentRequest\x1a\x15.sluice.v1.Experiment\x12G\n\rGetExperiment\x12\x1f.sluice.v1.GetExperimentRequest\x1a\x15.sluice.v1.Experiment\x12X\n\x0fListExperiments\x12!.sluice.v1.ListExperimentsRequest\x1a\".sluice.v1.ListExperimentsResponse\x12J\n\x11\x41rchiveExperiment\x12#.sluice.v1.ArchiveExperimentRequest\x1a\x10.sluice.v1.Empty\x12N\n\x13UnarchiveExperiment\x12%.sluice.v1.UnarchiveExperimentRequest\x1a\x10.sluice.v1.Empty\x12H\n\x10\x44\x65leteExperiment\x12\".sluice.v1.DeleteExperimentRequest\x1a\x10.sluice.v1.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,21 +34,21 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sluice.v1.experiments_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EXPERIMENT']._serialized_start=100
-  _globals['_EXPERIMENT']._serialized_end=350
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=352
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=420
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=422
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=467
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=469
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=584
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=586
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=700
-  _globals['_DELETEEXPERIMENTREQUEST']._serialized_start=702
-  _globals['_DELETEEXPERIMENTREQUEST']._serialized_end=750
-  _globals['_ARCHIVEEXPERIMENTREQUEST']._serialized_start=752
-  _globals['_ARCHIVEEXPERIMENTREQUEST']._serialized_end=801
-  _globals['_UNARCHIVEEXPERIMENTREQUEST']._serialized_start=803
-  _globals['_UNARCHIVEEXPERIMENTREQUEST']._serialized_end=854
-  _globals['_EXPERIMENTSERVICE']._serialized_start=857
-  _globals['_EXPERIMENTSERVICE']._serialized_end=1348
+  _globals['_EXPERIMENT']._serialized_end=371
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=373
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=441
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=443
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=488
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=490
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=605
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=607
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=721
+  _globals['_DELETEEXPERIMENTREQUEST']._serialized_start=723
+  _globals['_DELETEEXPERIMENTREQUEST']._serialized_end=771
+  _globals['_ARCHIVEEXPERIMENTREQUEST']._serialized_start=773
+  _globals['_ARCHIVEEXPERIMENTREQUEST']._serialized_end=822
+  _globals['_UNARCHIVEEXPERIMENTREQUEST']._serialized_start=824
+  _globals['_UNARCHIVEEXPERIMENTREQUEST']._serialized_end=875
+  _globals['_EXPERIMENTSERVICE']._serialized_start=878
+  _globals['_EXPERIMENTSERVICE']._serialized_end=1369
 # @@protoc_insertion_point(module_scope)

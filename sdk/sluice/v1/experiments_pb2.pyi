@@ -31,11 +31,14 @@ class Experiment(_message.Message):
     NAMESPACE_FIELD_NUMBER: _builtins.int
     STORAGE_STATE_FIELD_NUMBER: _builtins.int
     LAST_RUN_CREATED_AT_FIELD_NUMBER: _builtins.int
+    WEBHOOK_URL_FIELD_NUMBER: _builtins.int
     experiment_id: _builtins.str
     display_name: _builtins.str
     description: _builtins.str
     namespace: _builtins.str
     storage_state: _common_pb2.StorageState.ValueType
+    webhook_url: _builtins.str
+    """Sluice extension: POSTed a signed JSON body when a run of this experiment finishes."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -50,10 +53,11 @@ class Experiment(_message.Message):
         namespace: _builtins.str = ...,
         storage_state: _common_pb2.StorageState.ValueType = ...,
         last_run_created_at: _timestamp_pb2.Timestamp | None = ...,
+        webhook_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "last_run_created_at", b"last_run_created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "description", b"description", "display_name", b"display_name", "experiment_id", b"experiment_id", "last_run_created_at", b"last_run_created_at", "namespace", b"namespace", "storage_state", b"storage_state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "description", b"description", "display_name", b"display_name", "experiment_id", b"experiment_id", "last_run_created_at", b"last_run_created_at", "namespace", b"namespace", "storage_state", b"storage_state", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

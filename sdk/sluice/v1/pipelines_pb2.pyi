@@ -80,6 +80,27 @@ class Pipeline(_message.Message):
 Global___Pipeline: _TypeAlias = Pipeline  # noqa: Y015
 
 @_typing.final
+class Url(_message.Message):
+    """Where a pipeline package can be downloaded from (KFP's Url)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINE_URL_FIELD_NUMBER: _builtins.int
+    pipeline_url: _builtins.str
+    def __init__(
+        self,
+        *,
+        pipeline_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pipeline_url", b"pipeline_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Url: _TypeAlias = Url  # noqa: Y015
+
+@_typing.final
 class PipelineVersion(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -118,10 +139,11 @@ class PipelineVersion(_message.Message):
     display_name: _builtins.str
     name: _builtins.str
     description: _builtins.str
-    package_url: _builtins.str
     code_source_url: _builtins.str
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def package_url(self) -> Global___Url: ...
     @_builtins.property
     def pipeline_spec(self) -> _struct_pb2.Struct:
         """The PipelineSpec (document 1 of the IR); document 2, the PlatformSpec, when present
@@ -139,12 +161,12 @@ class PipelineVersion(_message.Message):
         name: _builtins.str = ...,
         description: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
-        package_url: _builtins.str = ...,
+        package_url: Global___Url | None = ...,
         code_source_url: _builtins.str = ...,
         pipeline_spec: _struct_pb2.Struct | None = ...,
         tags: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "pipeline_spec", b"pipeline_spec"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "package_url", b"package_url", "pipeline_spec", b"pipeline_spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["code_source_url", b"code_source_url", "created_at", b"created_at", "description", b"description", "display_name", b"display_name", "name", b"name", "package_url", b"package_url", "pipeline_id", b"pipeline_id", "pipeline_spec", b"pipeline_spec", "pipeline_version_id", b"pipeline_version_id", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...

@@ -153,6 +153,7 @@ class RecurringRun(_message.Message):
     NO_CATCHUP_FIELD_NUMBER: _builtins.int
     NAMESPACE_FIELD_NUMBER: _builtins.int
     EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
+    WEBHOOK_URL_FIELD_NUMBER: _builtins.int
     recurring_run_id: _builtins.str
     display_name: _builtins.str
     description: _builtins.str
@@ -163,6 +164,8 @@ class RecurringRun(_message.Message):
     no_catchup: _builtins.bool
     namespace: _builtins.str
     experiment_id: _builtins.str
+    webhook_url: _builtins.str
+    """Sluice extension: POSTed a signed JSON body when a run it started finishes."""
     @_builtins.property
     def pipeline_version_reference(self) -> _runs_pb2.PipelineVersionReference: ...
     @_builtins.property
@@ -194,10 +197,11 @@ class RecurringRun(_message.Message):
         no_catchup: _builtins.bool = ...,
         namespace: _builtins.str = ...,
         experiment_id: _builtins.str = ...,
+        webhook_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "pipeline_spec", b"pipeline_spec", "pipeline_version_reference", b"pipeline_version_reference", "runtime_config", b"runtime_config", "trigger", b"trigger", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "description", b"description", "display_name", b"display_name", "experiment_id", b"experiment_id", "max_concurrency", b"max_concurrency", "mode", b"mode", "namespace", b"namespace", "no_catchup", b"no_catchup", "pipeline_spec", b"pipeline_spec", "pipeline_version_reference", b"pipeline_version_reference", "recurring_run_id", b"recurring_run_id", "runtime_config", b"runtime_config", "service_account", b"service_account", "status", b"status", "trigger", b"trigger", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "description", b"description", "display_name", b"display_name", "experiment_id", b"experiment_id", "max_concurrency", b"max_concurrency", "mode", b"mode", "namespace", b"namespace", "no_catchup", b"no_catchup", "pipeline_spec", b"pipeline_spec", "pipeline_version_reference", b"pipeline_version_reference", "recurring_run_id", b"recurring_run_id", "runtime_config", b"runtime_config", "service_account", b"service_account", "status", b"status", "trigger", b"trigger", "updated_at", b"updated_at", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

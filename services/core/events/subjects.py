@@ -8,6 +8,8 @@ Streams (JetStream):
     a duplicate window so a republished event with the same ``Nats-Msg-Id`` is stored once.
     Read it with an ordered/ephemeral consumer from the first sequence to watch a run from
     its start, e.g. ``nats sub --stream SLUICE_EVENTS 'sluice.events.<run_id>' --all``.
+    Durable pull consumer ``webhooks`` (every run's events, explicit ack): the scheduler's
+    webhook sender, shared by its replicas, so a run-finished webhook survives a restart.
 ``SLUICE_DISPATCH`` (subject ``sluice.tasks.dispatch``)
     Task dispatches, work-queue retention: a message is deleted once an executor acks it.
     Durable pull consumer ``executors`` (explicit ack, ``ack_wait``, ``max_deliver``),
@@ -41,6 +43,8 @@ DISPATCH_CONSUMER = "executors"
 RESULTS_STREAM = "SLUICE_RESULTS"
 RESULTS_SUBJECT = "sluice.tasks.results"
 RESULTS_CONSUMER = "scheduler"
+
+WEBHOOKS_CONSUMER = "webhooks"
 
 CANCEL_SUBJECT = "sluice.tasks.cancel"
 
@@ -95,7 +99,8 @@ STREAMS: tuple[StreamSpec, ...] = (EVENTS, DISPATCH, RESULTS)
 
 EXECUTORS = ConsumerSpec(DISPATCH_STREAM, DISPATCH_CONSUMER, DISPATCH_SUBJECT)
 SCHEDULER = ConsumerSpec(RESULTS_STREAM, RESULTS_CONSUMER, RESULTS_SUBJECT)
-CONSUMERS: tuple[ConsumerSpec, ...] = (EXECUTORS, SCHEDULER)
+WEBHOOKS = ConsumerSpec(EVENTS_STREAM, WEBHOOKS_CONSUMER, EVENTS_SUBJECTS)
+CONSUMERS: tuple[ConsumerSpec, ...] = (EXECUTORS, SCHEDULER, WEBHOOKS)
 
 
 def subject_matches(pattern: str, subject: str) -> bool:

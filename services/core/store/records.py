@@ -87,6 +87,8 @@ class ExperimentRecord:
     namespace: str = ""
     storage_state: StorageState = StorageState.AVAILABLE
     last_run_created_at: datetime | None = None
+    # Where to POST a notice when one of its runs finishes ("" for none).
+    webhook_url: str = ""
 
 
 @dataclass
@@ -216,6 +218,8 @@ class RecurringRunRecord:
     status: RecurringRunStatus = RecurringRunStatus.ENABLED
     # The scheduled time of the last run this recurring run fired (the timer's cursor).
     last_fired_at: datetime | None = None
+    # Where to POST a notice when a run it started finishes ("" for none).
+    webhook_url: str = ""
     version: int = 0
 
 

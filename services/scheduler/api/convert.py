@@ -214,6 +214,7 @@ def experiment_to_proto(record: ExperimentRecord) -> experiments_pb2.Experiment:
         namespace=record.namespace,
         storage_state=to_storage_state(record.storage_state),
         last_run_created_at=to_timestamp(record.last_run_created_at),
+        webhook_url=record.webhook_url,
     )
 
 
@@ -226,6 +227,7 @@ def experiment_from_proto(message: experiments_pb2.Experiment) -> ExperimentReco
         namespace=message.namespace,
         storage_state=from_storage_state(message.storage_state),
         last_run_created_at=_timestamp_field(message, "last_run_created_at"),
+        webhook_url=message.webhook_url,
     )
 
 
@@ -264,7 +266,7 @@ def pipeline_version_to_proto(record: PipelineVersionRecord) -> pipelines_pb2.Pi
         name=record.name,
         description=record.description,
         created_at=to_timestamp(record.created_at),
-        package_url=record.package_url,
+        package_url=pipelines_pb2.Url(pipeline_url=record.package_url) if record.package_url else None,
         code_source_url=record.code_source_url,
         pipeline_spec=to_struct(record.pipeline_spec),
         tags=record.tags,
@@ -280,7 +282,7 @@ def pipeline_version_from_proto(message: pipelines_pb2.PipelineVersion) -> Pipel
         created_at=_timestamp_field(message, "created_at") or datetime.now(UTC),
         pipeline_spec=from_struct(message.pipeline_spec),
         description=message.description,
-        package_url=message.package_url,
+        package_url=message.package_url.pipeline_url,
         code_source_url=message.code_source_url,
         tags=dict(message.tags),
     )
@@ -477,6 +479,7 @@ def recurring_run_to_proto(record: RecurringRunRecord) -> recurring_runs_pb2.Rec
         no_catchup=record.no_catchup,
         namespace=record.namespace,
         experiment_id=record.experiment_id,
+        webhook_url=record.webhook_url,
     )
 
 
@@ -516,4 +519,5 @@ def recurring_run_from_proto(message: recurring_runs_pb2.RecurringRun) -> Recurr
         end_time=None if schedule is None else _timestamp_field(schedule, "end_time"),
         no_catchup=message.no_catchup,
         status=status_of_mode(message.mode),
+        webhook_url=message.webhook_url,
     )

@@ -17,6 +17,7 @@ from services.scheduler.api import convert
 from services.scheduler.api.listing import list_query
 from services.scheduler.api.status import Context, translate_errors
 from services.scheduler.api.updates import archive, disable, update_recurring_run, update_run
+from services.scheduler.webhooks import check_webhook_url
 
 
 class ExperimentServicer(experiments_pb2_grpc.ExperimentServiceServicer):
@@ -37,6 +38,7 @@ class ExperimentServicer(experiments_pb2_grpc.ExperimentServiceServicer):
             created_at=datetime.now(UTC),
             description=given.description,
             namespace=given.namespace,
+            webhook_url=check_webhook_url(given.webhook_url),
         )
         await self._store.create_experiment(record)
         return convert.experiment_to_proto(record)

@@ -203,7 +203,7 @@ def _new_pipeline(given: pipelines_pb2.Pipeline) -> PipelineRecord:
 def _required_spec(given: pipelines_pb2.PipelineVersion) -> ValidatedSpec:
     spec = convert.from_struct(given.pipeline_spec)
     if not spec:
-        if given.package_url:
+        if given.package_url.pipeline_url:
             raise InvalidArgument(
                 "creating a version from package_url is not supported: send pipeline_spec "
                 "or upload the package",
@@ -227,7 +227,7 @@ def _new_version(
         created_at=datetime.now(UTC),
         pipeline_spec=spec.stored,
         description=given.description,
-        package_url=given.package_url,
+        package_url=given.package_url.pipeline_url,
         code_source_url=given.code_source_url,
         tags=dict(given.tags),
     )

@@ -19,6 +19,7 @@ from services.scheduler.api.listing import list_query
 from services.scheduler.api.sources import resolve_experiment, resolve_pipeline_source
 from services.scheduler.api.status import Context, translate_errors
 from services.scheduler.api.updates import disable, enable, update_recurring_run
+from services.scheduler.webhooks import check_webhook_url
 
 MAX_CONCURRENCY = 10
 CRON_FIELDS = 6
@@ -36,6 +37,7 @@ class RecurringRunServicer(recurring_runs_pb2_grpc.RecurringRunServiceServicer):
         record = convert.recurring_run_from_proto(given)
         check_trigger(given.trigger, record)
         record.max_concurrency = check_max_concurrency(given.max_concurrency)
+        record.webhook_url = check_webhook_url(record.webhook_url)
         source = await resolve_pipeline_source(
             self._store,
             inline_spec=record.pipeline_spec,

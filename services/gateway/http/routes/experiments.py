@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from sluice.v1 import experiments_pb2
 
-from services.gateway.http import schemas
+from services.gateway.http import examples, schemas
 from services.gateway.http.context import API_PREFIX, Context
 from services.gateway.http.protojson import parse_body, proto_response
 from services.gateway.http.routes.params import ListQuery, json_body
@@ -17,7 +17,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["ExperimentService"])
     "/experiments",
     operation_id="ExperimentService_CreateExperiment",
     response_model=schemas.Experiment,
-    openapi_extra=json_body(schemas.Experiment),
+    openapi_extra=json_body(schemas.ExperimentInput, example=examples.EXPERIMENT),
 )
 async def create_experiment(request: Request, context: Context) -> Response:
     experiment = await parse_body(

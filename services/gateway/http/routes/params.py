@@ -5,14 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from services.core.store.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+
+def _at_most_max(page_size: int) -> int:
+    # KFP serves the largest page for any larger size (the RPC's field is an int32).
+    return min(page_size, MAX_PAGE_SIZE)
 
 
 class PageParams(BaseModel):
     """KFP's paging, sorting and filtering; the scheduler applies them."""
 
     page_token: str = Field("", description="`next_page_token` of the previous page.")
-    page_size: int = Field(0, ge=0, description="Items per page; 0 for the default (20), at most 200.")
+    page_size: Annotated[int, AfterValidator(_at_most_max)] = Field(
+        0,
+        ge=0,
+        description=f"Items per page; 0 for the default ({DEFAULT_PAGE_SIZE}); a larger size than "
+        f"{MAX_PAGE_SIZE} gets {MAX_PAGE_SIZE}.",
+    )
     sort_by: str = Field("", description='"field" or "field desc", e.g. "created_at desc".')
     filter: str = Field(
         "",
@@ -35,11 +47,12 @@ RunListQuery = Annotated[RunListParams, Query()]
 ExperimentIdQuery = Annotated[str, Query(description="Deprecated in KFP; passed on to the scheduler.")]
 
 
-def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` documenting a JSON body of ``model``.
+def json_body(model: type[BaseModel], *, example: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON body of ``model``, with an ``example`` the API
+    accepts.
 
     Bodies are parsed by `json_format` (snake_case or camelCase), not by FastAPI, so
     FastAPI cannot document them by itself.
     """
-    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    media = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}, "example": example}
+    return {"requestBody": {"required": True, "content": {"application/json": media}}}

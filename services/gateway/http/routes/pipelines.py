@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sluice.v1 import pipelines_pb2
 
 from services.core.errors import InvalidArgument
-from services.gateway.http import schemas
+from services.gateway.http import examples, schemas
 from services.gateway.http.context import API_PREFIX, Context
 from services.gateway.http.errors import error_response
 from services.gateway.http.protojson import parse_body, proto_response
@@ -64,7 +64,7 @@ def _no_update_rpc(what: str) -> Response:
     "/pipelines",
     operation_id="PipelineService_CreatePipeline",
     response_model=schemas.Pipeline,
-    openapi_extra=json_body(schemas.Pipeline),
+    openapi_extra=json_body(schemas.PipelineInput, example=examples.PIPELINE),
 )
 async def create_pipeline(request: Request, context: Context) -> Response:
     pipeline = await parse_body(request, pipelines_pb2.Pipeline(), limit=context.config.max_request_bytes)
@@ -78,7 +78,9 @@ async def create_pipeline(request: Request, context: Context) -> Response:
     "/pipelines/create",
     operation_id="PipelineService_CreatePipelineAndVersion",
     response_model=schemas.Pipeline,
-    openapi_extra=json_body(schemas.CreatePipelineAndVersionRequest),
+    openapi_extra=json_body(
+        schemas.CreatePipelineAndVersionRequestInput, example=examples.PIPELINE_AND_VERSION
+    ),
 )
 async def create_pipeline_and_version(request: Request, context: Context) -> Response:
     body = await parse_body(
@@ -212,7 +214,9 @@ async def delete_pipeline(
     response_model=schemas.Pipeline,
     responses={501: {"model": schemas.Error}},
 )
-async def update_pipeline(pipeline_id: str) -> Response:
+async def update_pipeline(pipeline_id: str, context: Context) -> Response:
+    # An unknown pipeline is a 404 like on every other route; a known one cannot change yet.
+    await context.backend.pipelines.GetPipeline(pipelines_pb2.GetPipelineRequest(pipeline_id=pipeline_id))
     return _no_update_rpc("pipeline")
 
 
@@ -220,7 +224,7 @@ async def update_pipeline(pipeline_id: str) -> Response:
     "/pipelines/{pipeline_id}/versions",
     operation_id="PipelineService_CreatePipelineVersion",
     response_model=schemas.PipelineVersion,
-    openapi_extra=json_body(schemas.PipelineVersion),
+    openapi_extra=json_body(schemas.PipelineVersionInput, example=examples.PIPELINE_VERSION),
 )
 async def create_pipeline_version(pipeline_id: str, request: Request, context: Context) -> Response:
     version = await parse_body(
@@ -278,5 +282,10 @@ async def delete_pipeline_version(pipeline_id: str, pipeline_version_id: str, co
     response_model=schemas.PipelineVersion,
     responses={501: {"model": schemas.Error}},
 )
-async def update_pipeline_version(pipeline_id: str, pipeline_version_id: str) -> Response:
+async def update_pipeline_version(pipeline_id: str, pipeline_version_id: str, context: Context) -> Response:
+    await context.backend.pipelines.GetPipelineVersion(
+        pipelines_pb2.GetPipelineVersionRequest(
+            pipeline_id=pipeline_id, pipeline_version_id=pipeline_version_id
+        )
+    )
     return _no_update_rpc("pipeline version")

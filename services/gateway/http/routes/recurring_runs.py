@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from sluice.v1 import recurring_runs_pb2
 
-from services.gateway.http import schemas
+from services.gateway.http import examples, schemas
 from services.gateway.http.context import API_PREFIX, Context
 from services.gateway.http.protojson import parse_body, proto_response
 from services.gateway.http.routes.params import RunListQuery, json_body
@@ -21,7 +21,7 @@ def _id(recurring_run_id: str) -> recurring_runs_pb2.RecurringRunIdRequest:
     "/recurringruns",
     operation_id="RecurringRunService_CreateRecurringRun",
     response_model=schemas.RecurringRun,
-    openapi_extra=json_body(schemas.RecurringRun),
+    openapi_extra=json_body(schemas.RecurringRunInput, example=examples.RECURRING_RUN),
 )
 async def create_recurring_run(request: Request, context: Context) -> Response:
     recurring_run = await parse_body(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from sluice.v1 import runs_pb2
 
-from services.gateway.http import schemas
+from services.gateway.http import examples, schemas
 from services.gateway.http.context import API_PREFIX, Context
 from services.gateway.http.protojson import parse_body, proto_response
 from services.gateway.http.routes.params import ExperimentIdQuery, RunListQuery, json_body
@@ -17,7 +17,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["RunService"])
     "/runs",
     operation_id="RunService_CreateRun",
     response_model=schemas.Run,
-    openapi_extra=json_body(schemas.Run),
+    openapi_extra=json_body(schemas.RunInput, example=examples.RUN),
 )
 async def create_run(request: Request, context: Context, experiment_id: ExperimentIdQuery = "") -> Response:
     run = await parse_body(request, runs_pb2.Run(), limit=context.config.max_request_bytes)

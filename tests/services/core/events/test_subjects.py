@@ -46,9 +46,16 @@ def test_subject_matches(pattern: str, subject: str, expected: bool) -> None:
     assert subject_matches(pattern, subject) is expected
 
 
-def test_every_consumer_reads_a_work_queue_stream_it_belongs_to() -> None:
+def test_every_consumer_reads_a_stream_it_belongs_to() -> None:
     streams = {spec.name: spec for spec in STREAMS}
     for consumer in CONSUMERS:
         stream = streams[consumer.stream]
-        assert stream.retention is Retention.WORK_QUEUE
         assert any(subject_matches(s, consumer.filter_subject) for s in stream.subjects)
+
+
+def test_a_work_queue_stream_has_one_consumer() -> None:
+    # A work queue hands each message to one consumer; a second one would never see it.
+    for stream in STREAMS:
+        readers = [consumer for consumer in CONSUMERS if consumer.stream == stream.name]
+        if stream.retention is Retention.WORK_QUEUE:
+            assert len(readers) == 1, stream.name

@@ -41,7 +41,12 @@ async def test_schemas_use_the_protobuf_json_mapping(document: dict[str, Any]) -
     schemas = document["components"]["schemas"]
     run = schemas["Run"]["properties"]
 
-    assert run["state"]["enum"][:3] == ["RUNTIME_STATE_UNSPECIFIED", "PENDING", "RUNNING"]
+    # Responses never hold an enum's unset value (protobuf JSON leaves it out); bodies may.
+    assert run["state"]["enum"][:2] == ["PENDING", "RUNNING"]
+    assert schemas["RunInput"]["properties"]["state"]["enum"][0] == "RUNTIME_STATE_UNSPECIFIED"
+    assert schemas["Run"]["additionalProperties"] is False
+    assert schemas["RunInput"]["additionalProperties"] is True
+    assert {"run_id", "state", "created_at"} <= set(schemas["Run"]["required"])
     assert run["created_at"] == {"type": "string", "format": "date-time", "title": "Created At"}
     assert run["run_details"] == {"$ref": "#/components/schemas/RunDetails"}
     assert schemas["RecurringRun"]["properties"]["max_concurrency"]["format"] == "int64"
@@ -55,7 +60,7 @@ async def test_operations_document_bodies_responses_and_kfp_errors(document: dic
     create_run = paths[f"{API}/runs"]["post"]
     assert create_run["operationId"] == "RunService_CreateRun"
     body_schema = create_run["requestBody"]["content"]["application/json"]["schema"]
-    assert body_schema == {"$ref": "#/components/schemas/Run"}
+    assert body_schema == {"$ref": "#/components/schemas/RunInput"}
     assert create_run["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Run"
     }

@@ -90,10 +90,23 @@ async def test_pipeline_versions(http: httpx.AsyncClient, fakes: FakeBackends) -
 
 
 async def test_updates_are_not_supported_yet(http: httpx.AsyncClient) -> None:
-    for path in (f"{API}/pipelines/p", f"{API}/pipelines/p/versions/v"):
+    created = await http.post(
+        f"{API}/pipelines/create",
+        json={"pipeline": {"name": "p"}, "pipeline_version": {"name": "v", "pipeline_spec": {"a": 1}}},
+    )
+    pipeline_id = created.json()["pipeline_id"]
+    versions = (await http.get(f"{API}/pipelines/{pipeline_id}/versions")).json()["pipeline_versions"]
+    known = (
+        f"{API}/pipelines/{pipeline_id}",
+        f"{API}/pipelines/{pipeline_id}/versions/{versions[0]['pipeline_version_id']}",
+    )
+    for path in known:
         response = await http.patch(path, json={})
         assert response.status_code == 501
         assert response.json()["code"] == 12
+    # Unknown ids are a 404, as on every other route.
+    for path in (f"{API}/pipelines/nope", f"{API}/pipelines/{pipeline_id}/versions/nope"):
+        assert (await http.patch(path, json={})).status_code == 404
 
 
 async def test_upload_a_yaml_package(http: httpx.AsyncClient, fakes: FakeBackends) -> None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from sluice.v1 import runs_pb2
+from sluice.v1 import common_pb2, runs_pb2
 
 from services.gateway import Gateway, GatewayBackend, GatewayConfig, InMemoryRunEventSource
 from tests.services.gateway.fakes import (
@@ -168,3 +168,30 @@ async def test_a_client_leaving_closes_its_watch(fakes: FakeBackends, events: In
             assert not spy.closed.is_set()
 
         await asyncio.wait_for(spy.closed.wait(), timeout=5)
+
+
+async def test_a_finished_run_replays_its_events_and_ends(
+    http: httpx.AsyncClient, fakes: FakeBackends, events: InMemoryRunEventSource
+) -> None:
+    fakes.runs.add(runs_pb2.Run(run_id="done", state=common_pb2.SUCCEEDED))
+    for event in sample_run_events("done"):
+        events.publish(event)
+    # The run finished, but its final event is not in the stream: nothing is left to wait for.
+    async with http.stream("GET", f"{API}/runs/done/events") as response:
+        assert response.status_code == 200
+        received = await asyncio.wait_for(_read_events(response), timeout=5)
+    assert len(received) == 4
+
+    resumed = await asyncio.wait_for(
+        http.get(f"{API}/runs/done/events", headers={"Last-Event-ID": str(received[-1][0])}), timeout=5
+    )
+    # 204 tells a browser's EventSource to stop reconnecting.
+    assert resumed.status_code == 204
+    assert resumed.content == b""
+
+
+async def test_a_sequence_beyond_the_stream_is_refused(http: httpx.AsyncClient, fakes: FakeBackends) -> None:
+    fakes.runs.add(runs_pb2.Run(run_id="r9"))
+    for headers, params in (({"Last-Event-ID": str(2**64)}, {}), ({}, {"after_sequence": 2**64})):
+        response = await http.get(f"{API}/runs/r9/events", headers=headers, params=params)
+        assert response.status_code == 400
