@@ -1,7 +1,9 @@
-"""`sluice`: start a local Sluice, submit pipelines and follow them.
+"""`sluice`: start a local Sluice, compile and run pipelines, follow and inspect runs.
 
-Exit codes: 0 success; 1 the run failed or was canceled; 2 bad usage or input; 3 the
-server could not be reached or answered with an error.
+Exit codes: 0 success; 1 the run failed, was canceled or did not finish in time; 2 bad
+usage or input (with the server's message); 3 the server could not be reached or failed.
+Commands that talk to a server take --host (or SLUICE_HOST): gRPC host:port by default,
+or an http:// URL for the HTTP API.
 """
 
 from __future__ import annotations
@@ -13,16 +15,25 @@ from pathlib import Path
 
 import click
 
-from sluice.cli.submit import SubmitError, follow_run, parse_parameters, submit_run
-
-EXIT_RUN_FAILED = 1
-EXIT_USAGE = 2
-EXIT_SERVER = 3
+from sluice.cli.resources import (
+    artifacts_group,
+    experiments_group,
+    logs_command,
+    pipelines_group,
+)
+from sluice.cli.runs import compile_command, run_command, runs_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Sluice: a light, fast ML workflow platform compatible with Kubeflow Pipelines."""
+    """Sluice: a light, fast ML workflow platform compatible with Kubeflow Pipelines.
+
+    \b
+    Commands that talk to Sluice take --host or SLUICE_HOST: its gRPC address
+    (host:port, default 127.0.0.1:8889), or http://host:port for its HTTP API.
+    Exit codes: 0 ok; 1 the run failed, was canceled or did not finish in time;
+    2 bad usage or input; 3 Sluice could not be reached or failed.
+    """
 
 
 @main.command()
@@ -77,48 +88,16 @@ def service(name: str) -> None:
     module.main()
 
 
-@main.command()
-@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A pipeline parameter.")
-@click.option("--host", default="http://127.0.0.1:8888", show_default=True, help="Sluice HTTP address.")
-@click.option("--name", "display_name", default=None, help="Run name [default: the pipeline's name].")
-@click.option("--experiment-id", default=None, help="Experiment to run in [default: Default].")
-@click.option("--no-cache", is_flag=True, help="Do not reuse cached task outputs in this run.")
-@click.option("--no-wait", is_flag=True, help="Submit and print the run id without waiting.")
-def run(
-    package: Path,
-    params: tuple[str, ...],
-    host: str,
-    display_name: str | None,
-    experiment_id: str | None,
-    no_cache: bool,
-    no_wait: bool,
-) -> None:
-    """Submit a compiled pipeline (KFP IR YAML/JSON) and follow it until it finishes."""
-    try:
-        parameters = parse_parameters(params)
-        run_id = submit_run(
-            host,
-            package,
-            parameters=parameters,
-            display_name=display_name,
-            experiment_id=experiment_id,
-            disable_cache=no_cache,
-        )
-    except SubmitError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
-    click.echo(f"run {run_id} submitted")
-    if no_wait:
-        return
-    try:
-        state = follow_run(host, run_id, echo=click.echo)
-    except SubmitError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
-    click.echo(f"run {run_id} {state}")
-    if state != "SUCCEEDED":
-        sys.exit(EXIT_RUN_FAILED)
+for command in (
+    compile_command,
+    run_command,
+    runs_group,
+    logs_command,
+    artifacts_group,
+    experiments_group,
+    pipelines_group,
+):
+    main.add_command(command)
 
 
 if __name__ == "__main__":
