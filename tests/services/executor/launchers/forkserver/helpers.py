@@ -49,8 +49,13 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
-def server_pids() -> list[int]:
-    """This process's fork servers, running or not yet reaped."""
+# Fork servers of this process that were there before the current test started: those of
+# a session-wide Sluice server running in this same pytest process, not the test's own.
+FOREIGN_SERVERS: set[int] = set()
+
+
+def all_server_pids() -> list[int]:
+    """Every fork server this process started, running or not yet reaped."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -62,6 +67,11 @@ def server_pids() -> list[int]:
             if parent == os.getpid() and any(arg.endswith("bootstrap.py") for arg in cmdline(int(entry))):
                 pids.append(int(entry))
     return sorted(pids)
+
+
+def server_pids() -> list[int]:
+    """The fork servers this test started, running or not yet reaped."""
+    return [pid for pid in all_server_pids() if pid not in FOREIGN_SERVERS]
 
 
 def is_forked(facts: dict[str, object]) -> bool:
