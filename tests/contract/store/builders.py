@@ -165,6 +165,7 @@ def full_experiment() -> ExperimentRecord:
         namespace="team-a",
         storage_state=StorageState.ARCHIVED,
         last_run_created_at=at(60),
+        webhook_url="http://127.0.0.1:9/experiment-finished",
     )
 
 
@@ -288,6 +289,7 @@ def full_recurring_run() -> RecurringRunRecord:
         no_catchup=True,
         status=RecurringRunStatus.DISABLED,
         last_fired_at=at(3600),
+        webhook_url="http://127.0.0.1:9/recurring-finished",
         version=2,
     )
 
