@@ -21,6 +21,7 @@ from sluice.v1 import (
     runs_pb2,
 )
 
+from services.core import protovalues
 from services.core.pipeline.model import JsonValue
 from services.core.store.records import (
     ArtifactRef,
@@ -38,82 +39,14 @@ from services.core.store.records import (
     TaskRecord,
 )
 
-# --- JSON values ----------------------------------------------------------------------
+# --- JSON values: one implementation for every edge, in services.core.protovalues ----------
 
-# Beyond 2**53 a double no longer holds every integer: such numbers stay floats.
-_EXACT_INTEGER_LIMIT = 2**53
-
-
-def to_value(value: JsonValue) -> struct_pb2.Value:
-    """A protobuf `Value` holding a JSON value."""
-    message = struct_pb2.Value()
-    _fill_value(message, value)
-    return message
-
-
-def to_struct(values: Mapping[str, JsonValue]) -> struct_pb2.Struct:
-    """A protobuf `Struct` holding a JSON object."""
-    message = struct_pb2.Struct()
-    _fill_struct(message, values)
-    return message
-
-
-def from_value(message: struct_pb2.Value) -> JsonValue:
-    """The JSON value of a protobuf `Value`; integral numbers become `int`."""
-    kind = message.WhichOneof("kind")
-    if kind == "number_value":
-        number = message.number_value
-        if number.is_integer() and abs(number) <= _EXACT_INTEGER_LIMIT:
-            return int(number)
-        return number
-    if kind == "string_value":
-        return message.string_value
-    if kind == "bool_value":
-        return message.bool_value
-    if kind == "struct_value":
-        return from_struct(message.struct_value)
-    if kind == "list_value":
-        return [from_value(item) for item in message.list_value.values]
-    return None
-
-
-def from_struct(message: struct_pb2.Struct) -> dict[str, JsonValue]:
-    """The JSON object of a protobuf `Struct`; integral numbers become `int`."""
-    return {key: from_value(item) for key, item in message.fields.items()}
-
-
-def to_value_map(values: Mapping[str, JsonValue]) -> dict[str, struct_pb2.Value]:
-    return {key: to_value(item) for key, item in values.items()}
-
-
-def from_value_map(values: Mapping[str, struct_pb2.Value]) -> dict[str, JsonValue]:
-    return {key: from_value(item) for key, item in values.items()}
-
-
-def _fill_value(message: struct_pb2.Value, value: JsonValue) -> None:
-    # bool before int: bool is a subclass of int.
-    if value is None:
-        message.null_value = struct_pb2.NULL_VALUE
-    elif isinstance(value, bool):
-        message.bool_value = value
-    elif isinstance(value, int | float):
-        message.number_value = float(value)
-    elif isinstance(value, str):
-        message.string_value = value
-    elif isinstance(value, list):
-        message.list_value.SetInParent()
-        for item in value:
-            _fill_value(message.list_value.values.add(), item)
-    elif isinstance(value, dict):
-        message.struct_value.SetInParent()
-        _fill_struct(message.struct_value, value)
-    else:
-        raise TypeError(f"not a JSON value: {value!r}")
-
-
-def _fill_struct(message: struct_pb2.Struct, values: Mapping[str, JsonValue]) -> None:
-    for key, item in values.items():
-        _fill_value(message.fields[key], item)
+from_struct = protovalues.from_struct
+from_value = protovalues.from_value
+from_value_map = protovalues.from_values_map
+to_struct = protovalues.to_struct
+to_value = protovalues.to_value
+to_value_map = protovalues.values_map
 
 
 # --- timestamps, enums, errors ----------------------------------------------------------
