@@ -12,6 +12,7 @@ from services.executor.task import (
     AttemptState,
     OutputArtifactSpec,
     TaskOutputs,
+    TaskResources,
     TaskSpec,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "LocalLauncher",
     "OutputArtifactSpec",
     "TaskOutputs",
+    "TaskResources",
     "TaskSpec",
     "attempt_dir_for",
     "execute_attempt",

@@ -5,7 +5,8 @@ Layout of an attempt's directory, `<work_root>/<run_id>/<task_id>/<attempt>/`::
     task.log               stdout+stderr of the task, after the launcher's own notes
     executor_input.json    the ExecutorInput the task was given
     outputs/               the ExecutorOutput file and output parameter files
-    staging/<scheme>/…     local copies of artifacts with non-local URIs
+    staging/<scheme>/…     local copies of artifacts with non-local URIs (`file` ones too
+                           when `stage_local_artifacts`: a pod sees no other directory)
     work/                  the task's working directory
     tmp/                   the task's TMPDIR
 
@@ -13,6 +14,11 @@ Failures the task or its pipeline causes (a bad placeholder, a non-zero exit, a 
 output, an output path that cannot be created) end the attempt FAILED, so the pipeline's
 retry policy applies; failures of Sluice's own dependencies (`SystemError_`, e.g. the
 artifact store is unavailable) propagate, so the caller can redeliver the dispatch.
+
+An attempt the infrastructure ended (`LaunchOutcome.retryable`: a pod evicted or
+preempted, its node lost) also ends FAILED, with the code UNAVAILABLE: it uses up one of
+the task's retries, as on KFP. Redelivering it instead would hide the failure, lose its log,
+and loop without bound when the task itself causes the eviction (e.g. its disk use).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import fcntl
 import json
 import shutil
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,7 @@ from services.executor.executor_input import (
     parse_outputs,
 )
 from services.executor.launchers.base import Launcher, LaunchOutcome, LaunchRequest
+from services.executor.launchers.kubernetes.convert import pod_task_of
 from services.executor.placeholders import RuntimeNames, resolve_command
 from services.executor.staging import ArtifactLocation, ArtifactStager, locate
 from services.executor.task import AttemptOutcome, AttemptState, TaskSpec
@@ -67,11 +74,14 @@ async def run_attempt(
     stager: ArtifactStager,
     work_root: Path,
     log_uri_for: Callable[[Path], str] = Path.as_uri,
+    stage_local_artifacts: bool = False,
 ) -> tasks_pb2.TaskResult:
     """Run one attempt of a dispatched task and say how it ended.
 
     `log_uri_for` turns the local log path into the `log_uri` reported (a `file://` URI
-    by default). Raises `SystemError_` when a dependency fails (retry the dispatch) and
+    by default). `stage_local_artifacts` stages `file://` artifacts through `stager` too,
+    for a launcher whose tasks do not see this machine's files (the Kubernetes launcher).
+    Raises `SystemError_` when a dependency fails (retry the dispatch) and
     FailedPrecondition when this attempt is already running (a duplicate delivery);
     cancelling the awaiting task stops the task's process and propagates.
     """
@@ -82,29 +92,46 @@ async def run_attempt(
         )
     except UserError as error:
         return result_from_outcome(dispatch, _failed(error, log_path=None), log_uri="")
-    outcome = await execute_attempt(task, launcher=launcher, stager=stager, attempt_dir=attempt_dir)
+    outcome = await execute_attempt(
+        task,
+        launcher=launcher,
+        stager=stager,
+        attempt_dir=attempt_dir,
+        stage_local_artifacts=stage_local_artifacts,
+    )
     return result_from_outcome(dispatch, outcome, log_uri=log_uri_for(Path(outcome.log_path)))
 
 
 async def execute_attempt(
-    task: TaskSpec, *, launcher: Launcher, stager: ArtifactStager, attempt_dir: Path
+    task: TaskSpec,
+    *,
+    launcher: Launcher,
+    stager: ArtifactStager,
+    attempt_dir: Path,
+    stage_local_artifacts: bool = False,
 ) -> AttemptOutcome:
-    """Run `task` in `attempt_dir` (emptied first); see the module docstring.
+    """Run `task` in `attempt_dir` (emptied first); see the module docstring and `run_attempt`.
 
     Raises FailedPrecondition, touching nothing, when the same attempt directory is in
     use by another call (a duplicate delivery), in this process or another.
     """
     with _exclusive(attempt_dir.with_name(f"{attempt_dir.name}.lock"), key=_key(task)):
-        return await _execute(task, launcher=launcher, stager=stager, attempt_dir=attempt_dir)
+        return await _execute(
+            task,
+            launcher=launcher,
+            stager=stager,
+            attempt_dir=attempt_dir,
+            stage_local=stage_local_artifacts,
+        )
 
 
 async def _execute(
-    task: TaskSpec, *, launcher: Launcher, stager: ArtifactStager, attempt_dir: Path
+    task: TaskSpec, *, launcher: Launcher, stager: ArtifactStager, attempt_dir: Path, stage_local: bool
 ) -> AttemptOutcome:
     await asyncio.to_thread(_reset_dir, attempt_dir)
     log_path = attempt_dir / LOG_FILE
     try:
-        prepared = await _prepare(task, stager=stager, attempt_dir=attempt_dir)
+        prepared = await _prepare(task, stager=stager, attempt_dir=attempt_dir, stage_local=stage_local)
     except (UserError, OSError) as error:
         _append_note(log_path, f"cannot start the task: {_message(error)}")
         return _failed(error, log_path=log_path)
@@ -118,6 +145,7 @@ async def _execute(
             image=task.image,
             timeout_seconds=task.timeout_seconds,
             tmp_dir=attempt_dir / "tmp",
+            pod=pod_task_of(task),
         )
     )
     if launched.exit_code != 0 or launched.canceled or launched.timed_out:
@@ -127,9 +155,15 @@ async def _execute(
         await _all(_upload(stager, location, log_path) for location in prepared.outputs if location.staged)
     except (UserError, OSError) as error:
         _append_note(log_path, f"the task's outputs are unusable: {_message(error)}")
-        return _failed(error, log_path=log_path, exit_code=launched.exit_code)
+        return replace(
+            _failed(error, log_path=log_path, exit_code=launched.exit_code), pod_name=launched.pod_name
+        )
     return AttemptOutcome(
-        state=AttemptState.SUCCEEDED, outputs=outputs, exit_code=launched.exit_code, log_path=str(log_path)
+        state=AttemptState.SUCCEEDED,
+        outputs=outputs,
+        exit_code=launched.exit_code,
+        log_path=str(log_path),
+        pod_name=launched.pod_name,
     )
 
 
@@ -144,14 +178,19 @@ class _Prepared:
     output_dir: Path
 
 
-async def _prepare(task: TaskSpec, *, stager: ArtifactStager, attempt_dir: Path) -> _Prepared:
+async def _prepare(
+    task: TaskSpec, *, stager: ArtifactStager, attempt_dir: Path, stage_local: bool
+) -> _Prepared:
     staging_dir = attempt_dir / "staging"
     inputs = {
-        artifact.uri: locate(artifact.uri, staging_dir=staging_dir)
+        artifact.uri: locate(artifact.uri, staging_dir=staging_dir, stage_local=stage_local)
         for artifacts in task.input_artifacts.values()
         for artifact in artifacts
     }
-    outputs = tuple(locate(spec.uri, staging_dir=staging_dir) for spec in task.output_artifacts.values())
+    outputs = tuple(
+        locate(spec.uri, staging_dir=staging_dir, stage_local=stage_local)
+        for spec in task.output_artifacts.values()
+    )
     for location in outputs:
         location.local_path.parent.mkdir(parents=True, exist_ok=True)
     await _all(
@@ -207,14 +246,24 @@ def _read_raw_outputs(task: TaskSpec, output_dir: Path) -> RawOutputs:
 
 
 def _unsuccessful(task: TaskSpec, launched: LaunchOutcome, *, log_path: Path) -> AttemptOutcome:
+    """The outcome of a launch that did not succeed: the launcher's reason first (an image
+    that cannot be pulled, out of memory), then the last lines the task printed."""
     if launched.canceled:
         state, code, message = AttemptState.CANCELED, grpc.StatusCode.CANCELLED, "the task was canceled"
     elif launched.timed_out:
         state, code = AttemptState.FAILED, grpc.StatusCode.DEADLINE_EXCEEDED
-        message = f"the task timed out after {task.timeout_seconds:g}s"
+        message = "the task timed out"
+        if task.timeout_seconds:
+            message += f" after {task.timeout_seconds:g}s"
+        if launched.message:
+            message += f": {launched.message}"
+    elif launched.retryable:
+        state, code = AttemptState.FAILED, grpc.StatusCode.UNAVAILABLE
+        cause = launched.message or f"the task's process was stopped (exit code {launched.exit_code})"
+        message = f"{cause}; the infrastructure ended this attempt, not the task"
     else:
         state, code = AttemptState.FAILED, grpc.StatusCode.UNKNOWN
-        message = f"the task exited with code {launched.exit_code}"
+        message = launched.message or f"the task exited with code {launched.exit_code}"
     tail = log_tail(log_path)
     if tail and state is AttemptState.FAILED:
         message += "; last lines of its log:\n" + tail
@@ -224,6 +273,7 @@ def _unsuccessful(task: TaskSpec, launched: LaunchOutcome, *, log_path: Path) ->
         error_message=message,
         exit_code=launched.exit_code,
         log_path=str(log_path),
+        pod_name=launched.pod_name,
     )
 
 

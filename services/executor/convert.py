@@ -16,6 +16,7 @@ from services.executor.task import (
     AttemptOutcome,
     AttemptState,
     OutputArtifactSpec,
+    TaskResources,
     TaskSpec,
 )
 
@@ -65,6 +66,19 @@ def task_from_dispatch(dispatch: tasks_pb2.TaskDispatch) -> TaskSpec:
             for name, spec in dispatch.output_artifacts.items()
         },
         timeout_seconds=timeout if timeout > 0 and math.isfinite(timeout) else None,
+        resources=_resources(container.resources),
+        platform=from_struct(dispatch.platform),
+    )
+
+
+def _resources(resources: tasks_pb2.Resources) -> TaskResources:
+    return TaskResources(
+        cpu_limit=resources.cpu_limit,
+        cpu_request=resources.cpu_request,
+        memory_limit=resources.memory_limit,
+        memory_request=resources.memory_request,
+        accelerator_type=resources.accelerator_type,
+        accelerator_count=resources.accelerator_count,
     )
 
 
@@ -108,6 +122,7 @@ def result_from_outcome(
         log_uri=log_uri,
         exit_code=outcome.exit_code or 0,
         time=to_timestamp(utc_now()),
+        pod_name=outcome.pod_name,
     )
     if outcome.state is not AttemptState.SUCCEEDED:
         result.error.CopyFrom(common_pb2.Status(code=outcome.error_code, message=outcome.error_message))

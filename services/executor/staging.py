@@ -4,6 +4,10 @@ A task sees every artifact as a plain local path. `file://` URIs (and bare absol
 paths) are used in place: no copy. Any other URI (`s3://`, `minio://`, `gs://`) is
 staged under the attempt's directory, `<staging_dir>/<scheme>/<bucket>/<key>`, through
 an `ArtifactStager`: inputs are downloaded before the task runs, outputs uploaded after.
+
+A task that runs where this machine's files are not visible (a Kubernetes pod sees only
+its attempt directory) needs its local artifacts staged too: with `stage_local=True` a
+`file://` URI is staged at `<staging_dir>/file/<its absolute path>`, through the stager.
 """
 
 from __future__ import annotations
@@ -63,12 +67,17 @@ def file_uri_to_path(uri: str) -> Path:
     return path
 
 
-def locate(uri: str, *, staging_dir: Path) -> ArtifactLocation:
-    """The local path for `uri`: itself for local URIs, a staging path for remote ones."""
-    if uri.startswith("/"):
-        return ArtifactLocation(uri=uri, local_path=Path(uri), staged=False)
-    if uri.startswith("file:"):
-        return ArtifactLocation(uri=uri, local_path=file_uri_to_path(uri), staged=False)
+def locate(uri: str, *, staging_dir: Path, stage_local: bool = False) -> ArtifactLocation:
+    """The local path for `uri`: itself for local URIs (unless `stage_local`), a staging
+    path for the others. Raises InvalidArgument for a URI that cannot be staged."""
+    if uri.startswith("/") or uri.startswith("file:"):
+        path = Path(uri) if uri.startswith("/") else file_uri_to_path(uri)
+        if not stage_local:
+            return ArtifactLocation(uri=uri, local_path=path, staged=False)
+        if any(part in (".", "..") for part in path.parts):
+            raise InvalidArgument(f"a staged artifact path must not contain '..': {uri!r}", field="uri")
+        staged_path = staging_dir.joinpath("file", *path.parts[1:])
+        return ArtifactLocation(uri=uri, local_path=staged_path, staged=True)
     scheme, separator, rest = uri.partition("://")
     bucket, _, key = rest.partition("/")
     segments = [segment for segment in key.split("/") if segment]
@@ -94,15 +103,20 @@ def tree_size(path: Path) -> int:
 
 
 class LocalFileStager:
-    """An `ArtifactStager` for `file://` URIs: copies within the local filesystem."""
+    """An `ArtifactStager` for `file://` URIs (and bare absolute paths): copies within the
+    local filesystem."""
 
     async def download(self, uri: str, dest_path: Path) -> None:
-        await asyncio.to_thread(_copy, file_uri_to_path(uri), dest_path, uri)
+        await asyncio.to_thread(_copy, _local_path(uri), dest_path, uri)
 
     async def upload(self, src_path: Path, uri: str) -> int:
-        dest = file_uri_to_path(uri)
+        dest = _local_path(uri)
         await asyncio.to_thread(_copy, src_path, dest, str(src_path))
         return await asyncio.to_thread(tree_size, dest)
+
+
+def _local_path(uri: str) -> Path:
+    return Path(uri) if uri.startswith("/") else file_uri_to_path(uri)
 
 
 def _copy(src: Path, dest: Path, name: str) -> None:

@@ -59,6 +59,24 @@ class OutputArtifactSpec:
 
 
 @dataclass(frozen=True)
+class TaskResources:
+    """Container resources from the IR; zero means "not set"."""
+
+    cpu_limit: float = 0.0
+    """CPU limit in cores."""
+    cpu_request: float = 0.0
+    """CPU request in cores."""
+    memory_limit: float = 0.0
+    """Memory limit in bytes."""
+    memory_request: float = 0.0
+    """Memory request in bytes."""
+    accelerator_type: str = ""
+    """A Kubernetes extended resource (`nvidia.com/gpu`) or a vendor name (`NVIDIA_TESLA_T4`, `GPU`)."""
+    accelerator_count: int = 0
+    """How many accelerators."""
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """Everything needed to run one attempt of one task."""
 
@@ -96,6 +114,11 @@ class TaskSpec:
     """Output artifacts the task must produce."""
     timeout_seconds: float | None = None
     """Stop the task after this long; None for no limit."""
+    resources: TaskResources = field(default_factory=TaskResources)
+    """CPU, memory and accelerators (enforced by the Kubernetes launcher, not the local one)."""
+    platform: Mapping[str, JsonValue] = field(default_factory=dict)
+    """The task's Kubernetes executor config from the PlatformSpec (kfp-kubernetes field
+    names), parameters already resolved by the scheduler where it could."""
 
 
 @dataclass(frozen=True)
@@ -124,3 +147,5 @@ class AttemptOutcome:
     """The task process's exit code; None when it never ran."""
     log_path: str = ""
     """The local path of the attempt's log file."""
+    pod_name: str = ""
+    """The Kubernetes pod that ran the attempt; empty for a local process."""

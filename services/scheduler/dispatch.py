@@ -11,8 +11,9 @@ from sluice.v1 import tasks_pb2
 from services.core.pipeline.model import JsonValue, Pipeline
 from services.core.pipeline.values import parse_cpu, parse_memory
 from services.core.protovalues import to_struct, to_value, values_map
-from services.core.store.records import ArtifactRef, RunRecord
+from services.core.store.records import ArtifactRef, RunRecord, TaskRecord
 from services.scheduler.engine.plan import Launch
+from services.scheduler.engine.platform import PLATFORM_VALUES, with_platform_values
 
 
 def pipeline_root_for(run: RunRecord, pipeline: Pipeline, default_root: str) -> str:
@@ -133,5 +134,14 @@ def build_dispatch(
         output.uri = output_uri(root=root, pipeline=pipeline, run=run, launch=launch, key=name)
     platform = pipeline.platform.get(launch.executor_label)
     if platform:
-        message.platform.CopyFrom(to_struct(dict(platform)))
+        message.platform.CopyFrom(to_struct(platform_config(task, platform)))
     return message
+
+
+def platform_config(task: TaskRecord, config: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    """The task's Kubernetes config with every parameter spec that names a pipeline channel
+    replaced by `{"runtimeValue": {"constant": value}}`, from the values the engine resolved
+    in the task's scope (see `engine.platform`). A spec without a value stays as it is: the
+    executor then looks it up among the task's inputs, or fails the task naming it."""
+    values = task.scheduling.get(PLATFORM_VALUES)
+    return with_platform_values(config, values if isinstance(values, dict) else {})

@@ -45,24 +45,34 @@ REQUIRED_ENV: dict[str, frozenset[str]] = {
     },
 }
 
-KUBERNETES_LAUNCHER_ENV = frozenset({"SLUICE_KUBERNETES_NAMESPACE", "SLUICE_KUBERNETES_SERVICE_ACCOUNT"})
-"""Also needed by the executor when it launches tasks as pods."""
+KUBERNETES_LAUNCHER_ENV = frozenset(
+    {
+        "SLUICE_KUBERNETES_NAMESPACE",
+        "SLUICE_KUBERNETES_SERVICE_ACCOUNT",
+        "SLUICE_KUBERNETES_EXCHANGE_PORT",
+        "POD_IP",
+    }
+)
+"""Also needed by the executor when it launches tasks as pods (`POD_IP`, from the
+downward API, gives the address pods reach its file exchange at)."""
 
 SERVICES = tuple(REQUIRED_ENV)
 
-PENDING_SETTINGS: dict[str, frozenset[str]] = {
-    "executor": KUBERNETES_LAUNCHER_ENV,
-}
-"""Names the deployment files already set for the S3 backend and the Kubernetes launcher,
-whose `Settings` fields are still to come. Drop each entry once its field exists."""
+PENDING_SETTINGS: dict[str, frozenset[str]] = {}
+"""Names the deployment files already set whose `Settings` fields are still to come, by
+service. Drop each entry once its field exists."""
 
 
 def settings_names(service: str) -> frozenset[str]:
-    """The environment variables `sluice service SERVICE` reads: its `Settings` fields."""
+    """The environment variables `sluice service SERVICE` reads: its `Settings` fields
+    (under their alias when they have one, e.g. `POD_IP`)."""
     module = importlib.import_module(f"services.{service}.main")
     settings: type[BaseSettings] = module.Settings
     prefix = str(settings.model_config.get("env_prefix", ""))
-    return frozenset(f"{prefix}{field}".upper() for field in settings.model_fields)
+    return frozenset(
+        field.validation_alias if isinstance(field.validation_alias, str) else f"{prefix}{name}".upper()
+        for name, field in settings.model_fields.items()
+    )
 
 
 def known_names(service: str) -> frozenset[str]:

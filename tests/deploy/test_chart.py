@@ -264,9 +264,22 @@ def test_grpc_services_are_probed_with_grpc_health_on_their_port(
     workload = deployment(default, service)
     port = int(env_of(workload)[port_variable])
     spec = container(workload)
-    assert [p["containerPort"] for p in spec["ports"]] == [port]
+    # The executor also opens its file exchange to task pods (see the next test).
+    assert [p["containerPort"] for p in spec["ports"] if p["name"] != "exchange"] == [port]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert spec[probe]["grpc"] == {"port": port}
+
+
+def test_task_pods_reach_the_executors_file_exchange_at_its_pod_ip(
+    rendered: dict[str, list[Object]],
+) -> None:
+    workload = deployment(rendered["default"], "executor")
+    env = env_of(workload)
+    ports = {p["name"]: p["containerPort"] for p in container(workload)["ports"]}
+    assert ports["exchange"] == int(env["SLUICE_KUBERNETES_EXCHANGE_PORT"]) == 8790
+    assert env["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    local = container(deployment(rendered["local-launcher"], "executor"))
+    assert [p["name"] for p in local["ports"]] == ["health"]
 
 
 def test_services_route_to_the_container_ports(default: list[Object]) -> None:

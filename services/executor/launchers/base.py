@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    # Only a type here: importing the Kubernetes launcher's package at run time would
+    # pull in the `kubernetes` client, which only the Kubernetes launcher needs.
+    from services.executor.launchers.kubernetes.manifest import PodTask
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,9 @@ class LaunchRequest:
     """Stop the task after this long; None for no limit."""
     tmp_dir: Path | None = None
     """A private temporary directory for the task, when the launcher runs on this host."""
+    pod: PodTask | None = None
+    """What a pod needs beyond the above (resources, platform config, input values); the
+    Kubernetes launcher reads it, the local one ignores it."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,13 @@ class LaunchOutcome:
     """The process was stopped because it ran past its timeout."""
     canceled: bool = False
     """The process was stopped by `Launcher.cancel`."""
+    message: str = ""
+    """Why the launch failed, in the launcher's words (an image that cannot be pulled, out
+    of memory, an eviction); empty when the exit code says it all."""
+    retryable: bool = False
+    """The infrastructure, not the task, ended the attempt (an eviction, a lost node)."""
+    pod_name: str = ""
+    """The Kubernetes pod that ran the attempt; empty for a local process."""
 
 
 class Launcher(Protocol):

@@ -40,6 +40,7 @@ from services.scheduler.engine.fingerprint import cache_fingerprint
 from services.scheduler.engine.inputs import MissingInput, Scope, resolve_inputs, upstream_tasks
 from services.scheduler.engine.items import ItemsError, artifacts_from_json, loop_items
 from services.scheduler.engine.plan import Launch, Plan
+from services.scheduler.engine.platform import PLATFORM_VALUES, resolve_platform_values
 from services.scheduler.engine.selectors import ExpressionError, condition_holds
 from services.scheduler.engine.states import (
     CANCEL_REQUESTED,
@@ -254,6 +255,17 @@ class _Step:
             if not triggered:
                 self._skip(record, component, RuntimeState.SKIPPED, "condition not met")
                 return
+        if component.executor is not None:
+            try:
+                platform_values = resolve_platform_values(
+                    scope, self.pipeline.platform.get(component.executor), task_name=task.name
+                )
+            except MissingInput as error:
+                self._fail(record, str(error))
+                return
+            record.scheduling.pop(PLATFORM_VALUES, None)
+            if platform_values:
+                record.scheduling[PLATFORM_VALUES] = platform_values
         self._start(record, task, component, canceling=canceling)
 
     def _loop_of(self, record: TaskRecord) -> TaskRecord | None:

@@ -33,7 +33,8 @@ class ResolvedInputs:
     artifacts: dict[str, list[ArtifactRef]] = field(default_factory=dict)
 
 
-_ABSENT = object()
+ABSENT = object()
+"""What `parameter_value` returns for a source without a value."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class Scope:
         if name in self.dag.input_parameters:
             return self.dag.input_parameters[name]
         if self.inherited is not None:
-            return self.inherited.input_parameters.get(name, _ABSENT)
-        return _ABSENT
+            return self.inherited.input_parameters.get(name, ABSENT)
+        return ABSENT
 
     def artifacts(self, name: str) -> list[ArtifactRef] | None:
         if name in self.dag.input_artifacts:
@@ -85,7 +86,8 @@ def _final_status(scope: Scope, task_name: str) -> JsonValue:
     }
 
 
-def _parameter_value(scope: Scope, source: ParameterInput) -> object:
+def parameter_value(scope: Scope, source: ParameterInput) -> object:
+    """The value `source` names in `scope`; ABSENT when it has none (yet)."""
     origin = source.source
     value: object
     if isinstance(origin, Constant):
@@ -95,13 +97,13 @@ def _parameter_value(scope: Scope, source: ParameterInput) -> object:
     elif isinstance(origin, FromTaskOutput):
         producer = scope.siblings.get(origin.task)
         if producer is None or not is_success(producer):
-            return _ABSENT
-        value = producer.output_parameters.get(origin.key, _ABSENT)
+            return ABSENT
+        value = producer.output_parameters.get(origin.key, ABSENT)
     elif isinstance(origin, FromTaskFinalStatus):
         value = _final_status(scope, origin.task)
     else:  # pragma: no cover - the model's union is closed
         raise TypeError(origin)
-    if value is _ABSENT or source.selector is None:
+    if value is ABSENT or source.selector is None:
         return value
     return apply_selector(source.selector, value)  # type: ignore[arg-type]
 
@@ -142,8 +144,8 @@ def resolve_inputs(scope: Scope, task: Task, component: Component) -> ResolvedIn
     resolved = ResolvedInputs()
     item_input = task.iterator.item_input if task.iterator is not None else ""
     for name, source in task.parameters.items():
-        value = _parameter_value(scope, source)
-        if value is not _ABSENT:
+        value = parameter_value(scope, source)
+        if value is not ABSENT:
             resolved.parameters[name] = value  # type: ignore[assignment]
     _substitute_references(resolved.parameters)
     for name, spec in component.inputs.parameters.items():

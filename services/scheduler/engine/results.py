@@ -63,6 +63,8 @@ def apply_report(
     attempt.log_uri = report.log_uri
     attempt.exit_code = report.exit_code
     task.log_uri = report.log_uri or task.log_uri
+    # The executor learns the pod's name only once it has created it, after RUNNING.
+    task.pod_name = report.pod_name or task.pod_name
     if report.state is RuntimeState.SUCCEEDED:
         task.output_parameters = dict(report.output_parameters)
         task.output_artifacts = dict(report.output_artifacts)

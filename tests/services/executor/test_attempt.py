@@ -12,8 +12,11 @@ from sluice.v1 import common_pb2, tasks_pb2
 
 from services.core.errors import FailedPrecondition, Unavailable
 from services.executor.attempt import attempt_dir_for, log_tail, run_attempt
+from services.executor.launchers.base import Launcher, LaunchOutcome, LaunchRequest
+from services.executor.launchers.kubernetes import PodTask
 from services.executor.launchers.local import LocalLauncher
 from services.executor.staging import LocalFileStager
+from services.executor.task import TaskResources
 from tests.services.executor.components import (
     add,
     describe,
@@ -44,11 +47,21 @@ def outputs_of(result: tasks_pb2.TaskResult) -> dict[str, Any]:
 
 
 async def run(
-    component: Any, tmp_path: Path, launcher: LocalLauncher, stager: Any = None, **kwargs: Any
+    component: Any,
+    tmp_path: Path,
+    launcher: Launcher,
+    stager: Any = None,
+    *,
+    stage_local: bool = False,
+    **kwargs: Any,
 ) -> tasks_pb2.TaskResult:
     dispatch = make_dispatch(compile_component(component, tmp_path), **kwargs)
     return await run_attempt(
-        dispatch, launcher=launcher, stager=stager or LocalFileStager(), work_root=tmp_path / "work"
+        dispatch,
+        launcher=launcher,
+        stager=stager or LocalFileStager(),
+        work_root=tmp_path / "work",
+        stage_local_artifacts=stage_local,
     )
 
 
@@ -142,6 +155,82 @@ async def test_artifacts_with_remote_uris_are_staged(tmp_path: Path, launcher: L
     assert read.state == common_pb2.SUCCEEDED, read.error.message
     assert store.downloads == ["minio://bucket/run-1/write/data"]
     assert outputs_of(read) == {"Output": "remote|1|store"}
+
+
+class RecordingFileStager(LocalFileStager):
+    def __init__(self) -> None:
+        self.downloads: list[str] = []
+        self.uploads: list[str] = []
+
+    async def download(self, uri: str, dest_path: Path) -> None:
+        self.downloads.append(uri)
+        await super().download(uri, dest_path)
+
+    async def upload(self, src_path: Path, uri: str) -> int:
+        self.uploads.append(uri)
+        return await super().upload(src_path, uri)
+
+
+async def test_local_artifacts_are_staged_for_a_task_that_cannot_see_them(
+    tmp_path: Path, launcher: LocalLauncher
+) -> None:
+    """What the Kubernetes launcher needs: a pod sees only its attempt directory."""
+    stager = RecordingFileStager()
+    dataset = tmp_path / "root" / "data"
+    written = await run(
+        write_dataset,
+        tmp_path,
+        launcher,
+        stager,
+        stage_local=True,
+        task_id="write",
+        parameters={"text": "hello"},
+        output_uris={"data": dataset.as_uri()},
+    )
+
+    assert written.state == common_pb2.SUCCEEDED, written.error.message
+    assert stager.uploads == [dataset.as_uri()]
+    assert dataset.read_text() == "hello"
+    # The task wrote inside its attempt directory, and nowhere else.
+    write_dir = attempt_dir_for(tmp_path / "work", run_id="run-1", task_id="write", attempt=1)
+    staged = (write_dir / "staging" / "file").joinpath(*dataset.parts[1:])
+    executor_input = json.loads((write_dir / "executor_input.json").read_text())
+    (output,) = executor_input["outputs"]["artifacts"]["data"]["artifacts"]
+    assert output["uri"] == str(staged)
+    assert staged.read_text() == "hello"
+
+    (ref,) = written.output_artifacts["data"].artifacts
+    ref.metadata.update({"origin": "staged"})
+    read = await run(
+        read_dataset,
+        tmp_path,
+        launcher,
+        stager,
+        stage_local=True,
+        task_id="read",
+        input_artifacts={"data": [ref]},
+    )
+
+    assert read.state == common_pb2.SUCCEEDED, read.error.message
+    assert stager.downloads == [dataset.as_uri()]
+    assert outputs_of(read) == {"Output": "hello|1|staged"}
+
+
+async def test_local_artifacts_are_used_in_place_by_default(tmp_path: Path, launcher: LocalLauncher) -> None:
+    stager = RecordingFileStager()
+    dataset = tmp_path / "root" / "data"
+    written = await run(
+        write_dataset,
+        tmp_path,
+        launcher,
+        stager,
+        parameters={"text": "in place"},
+        output_uris={"data": dataset.as_uri()},
+    )
+
+    assert written.state == common_pb2.SUCCEEDED, written.error.message
+    assert dataset.read_text() == "in place"
+    assert stager.uploads == stager.downloads == []
 
 
 async def test_output_artifact_written_as_a_directory(tmp_path: Path, launcher: LocalLauncher) -> None:
@@ -297,3 +386,107 @@ async def test_a_duplicate_delivery_does_not_disturb_the_running_attempt(
     result = await first
     assert result.state == common_pb2.CANCELED
     assert result.error.message == "the task was canceled"
+
+
+class ScriptedLauncher:
+    """Prints `printed` into the task's log and ends as told, recording the requests."""
+
+    def __init__(self, outcome: LaunchOutcome, printed: str = "") -> None:
+        self.outcome = outcome
+        self.printed = printed
+        self.requests: list[LaunchRequest] = []
+
+    async def launch(self, request: LaunchRequest) -> LaunchOutcome:
+        self.requests.append(request)
+        with request.log_path.open("a") as log:
+            log.write("[sluice] a note of the launcher\n" + self.printed)
+        return self.outcome
+
+    async def cancel(self, key: str) -> bool:
+        return False
+
+
+async def test_the_launchers_reason_comes_before_the_tail_of_the_log(tmp_path: Path) -> None:
+    launcher = ScriptedLauncher(
+        LaunchOutcome(exit_code=137, message="out of memory: limit 256Mi", pod_name="pod-1"),
+        printed="allocating...\n",
+    )
+
+    result = await run(add, tmp_path, launcher, parameters={"a": 1, "b": 2})
+
+    assert result.state == common_pb2.FAILED
+    assert result.error.code == grpc.StatusCode.UNKNOWN.value[0]
+    assert result.error.message == "out of memory: limit 256Mi; last lines of its log:\nallocating..."
+    assert (result.exit_code, result.pod_name) == (137, "pod-1")
+
+
+async def test_without_a_reason_the_exit_code_is_the_message(tmp_path: Path) -> None:
+    launcher = ScriptedLauncher(LaunchOutcome(exit_code=3), printed="bad input\n")
+
+    result = await run(add, tmp_path, launcher, parameters={"a": 1, "b": 2})
+
+    assert result.error.message == "the task exited with code 3; last lines of its log:\nbad input"
+    assert result.pod_name == ""
+
+
+async def test_an_attempt_the_infrastructure_ended_fails_as_unavailable(tmp_path: Path) -> None:
+    """It uses up one of the task's retries (see the `attempt` module docstring)."""
+    launcher = ScriptedLauncher(
+        LaunchOutcome(
+            exit_code=137,
+            message="the pod was evicted: The node was low on resource: memory.",
+            retryable=True,
+            pod_name="pod-1",
+        ),
+        printed="training epoch 3\n",
+    )
+
+    result = await run(add, tmp_path, launcher, parameters={"a": 1, "b": 2})
+
+    assert result.state == common_pb2.FAILED
+    assert result.error.code == grpc.StatusCode.UNAVAILABLE.value[0]
+    assert result.error.message == (
+        "the pod was evicted: The node was low on resource: memory.; the infrastructure ended this "
+        "attempt, not the task; last lines of its log:\ntraining epoch 3"
+    )
+
+
+@pytest.mark.parametrize(
+    ("task_timeout", "expected"),
+    [
+        (5.0, "the task timed out after 5s: the pod ran past its deadline"),
+        (0.0, "the task timed out: the pod ran past its deadline"),
+    ],
+)
+async def test_a_timeout_carries_the_launchers_reason(
+    tmp_path: Path, task_timeout: float, expected: str
+) -> None:
+    launcher = ScriptedLauncher(
+        LaunchOutcome(exit_code=137, timed_out=True, message="the pod ran past its deadline")
+    )
+
+    result = await run(add, tmp_path, launcher, parameters={"a": 1, "b": 2}, timeout_seconds=task_timeout)
+
+    assert result.error.code == grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
+    assert result.error.message == expected
+
+
+async def test_the_launch_request_carries_the_pod_facts(tmp_path: Path) -> None:
+    launcher = ScriptedLauncher(LaunchOutcome(exit_code=1))
+    dispatch = make_dispatch(compile_component(add, tmp_path), parameters={"a": 1, "b": 2})
+    dispatch.container.resources.cpu_limit = 2
+    dispatch.platform.update({"nodeSelector": {"labels": {"pool": "gpu"}}})
+
+    await run_attempt(dispatch, launcher=launcher, stager=LocalFileStager(), work_root=tmp_path / "work")
+
+    (request,) = launcher.requests
+    assert request.pod == PodTask(
+        run_id="run-1",
+        task_id="task-1",
+        attempt=1,
+        task_name="the-task",
+        pipeline_name="the-pipeline",
+        resources=TaskResources(cpu_limit=2),
+        platform={"nodeSelector": {"labels": {"pool": "gpu"}}},
+        input_parameters={"a": 1, "b": 2},
+    )

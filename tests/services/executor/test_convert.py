@@ -5,10 +5,17 @@ from google.protobuf import json_format, struct_pb2
 from sluice.v1 import common_pb2, tasks_pb2
 
 from services.core.errors import InvalidArgument
-from services.core.pipeline.model import ParameterType
-from services.core.protovalues import from_values_map
+from services.core.pipeline.model import JsonValue, ParameterType
+from services.core.protovalues import from_values_map, to_struct
 from services.executor.convert import result_from_outcome, task_from_dispatch
-from services.executor.task import ArtifactInfo, AttemptOutcome, AttemptState, OutputArtifactSpec, TaskOutputs
+from services.executor.task import (
+    ArtifactInfo,
+    AttemptOutcome,
+    AttemptState,
+    OutputArtifactSpec,
+    TaskOutputs,
+    TaskResources,
+)
 from tests.services.executor.kfp_ir import to_value
 
 
@@ -71,6 +78,44 @@ def test_task_from_dispatch() -> None:
         "model": OutputArtifactSpec(uri="s3://b/m", schema_title="system.Model", schema_version="0.0.1")
     }
     assert task.timeout_seconds == 30
+    assert task.resources == TaskResources()
+    assert task.platform == {}
+
+
+def test_resources_and_platform_config_reach_the_task() -> None:
+    message = dispatch()
+    message.container.resources.CopyFrom(
+        tasks_pb2.Resources(
+            cpu_limit=2,
+            cpu_request=0.5,
+            memory_limit=2**30,
+            memory_request=2**28,
+            accelerator_type="nvidia.com/gpu",
+            accelerator_count=1,
+        )
+    )
+    platform: dict[str, JsonValue] = {
+        "secretAsEnv": [
+            {
+                "secretNameParameter": {"runtimeValue": {"constant": "db"}},
+                "keyToEnv": [{"secretKey": "password", "envVar": "DB_PASSWORD"}],
+            }
+        ],
+        "activeDeadlineSeconds": "600",
+    }
+    message.platform.CopyFrom(to_struct(platform))
+
+    task = task_from_dispatch(message)
+
+    assert task.resources == TaskResources(
+        cpu_limit=2,
+        cpu_request=0.5,
+        memory_limit=2**30,
+        memory_request=2**28,
+        accelerator_type="nvidia.com/gpu",
+        accelerator_count=1,
+    )
+    assert task.platform == platform
 
 
 @pytest.mark.parametrize("timeout", [0, -1, float("inf")])
@@ -133,3 +178,12 @@ def test_result_of_a_failure(state: AttemptState, expected: int) -> None:
 
     assert result.state == expected
     assert (result.error.code, result.error.message, result.exit_code) == (2, "boom", 0)
+    assert result.pod_name == ""
+
+
+def test_the_pod_that_ran_the_attempt_is_reported() -> None:
+    outcome = AttemptOutcome(
+        state=AttemptState.FAILED, error_code=14, error_message="evicted", pod_name="p-1"
+    )
+
+    assert result_from_outcome(dispatch(), outcome, log_uri="").pod_name == "p-1"

@@ -18,6 +18,7 @@ def test_public_names_are_pinned() -> None:
         "LocalLauncher",
         "OutputArtifactSpec",
         "TaskOutputs",
+        "TaskResources",
         "TaskSpec",
         "attempt_dir_for",
         "execute_attempt",

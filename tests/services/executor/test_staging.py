@@ -59,6 +59,32 @@ def test_locate_rejects_uris_it_cannot_map_safely(uri: str) -> None:
         locate(uri, staging_dir=STAGING)
 
 
+@pytest.mark.parametrize(
+    ("uri", "location"),
+    [
+        (
+            "file:///data/x.csv",
+            ArtifactLocation("file:///data/x.csv", STAGING / "file/data/x.csv", staged=True),
+        ),
+        (
+            "file://localhost/data/a%20b",
+            ArtifactLocation("file://localhost/data/a%20b", STAGING / "file/data/a b", staged=True),
+        ),
+        ("/data/x.csv", ArtifactLocation("/data/x.csv", STAGING / "file/data/x.csv", staged=True)),
+        ("s3://bucket/a/b", ArtifactLocation("s3://bucket/a/b", STAGING / "s3/bucket/a/b", staged=True)),
+    ],
+)
+def test_locate_can_stage_local_artifacts_too(uri: str, location: ArtifactLocation) -> None:
+    """For a task that does not see this machine's files (a pod)."""
+    assert locate(uri, staging_dir=STAGING, stage_local=True) == location
+
+
+@pytest.mark.parametrize("uri", ["file:///data/../etc/passwd", "/data/../../x", "file://host/x"])
+def test_staged_local_artifacts_stay_inside_the_staging_directory(uri: str) -> None:
+    with pytest.raises(InvalidArgument):
+        locate(uri, staging_dir=STAGING, stage_local=True)
+
+
 def test_file_uri_to_path_rejects_other_schemes() -> None:
     with pytest.raises(InvalidArgument, match="not a local file URI: 's3://b/k'"):
         file_uri_to_path("s3://b/k")
@@ -85,6 +111,15 @@ async def test_local_file_stager_copies_files_and_trees(tmp_path: Path) -> None:
     assert (tmp_path / "back" / "sub" / "b.txt").read_text() == "bbb"
     assert (tmp_path / "store" / "one.txt").read_text() == "aa"
     assert tree_size(tmp_path / "back") == 5
+
+
+async def test_local_file_stager_takes_bare_absolute_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("aa")
+
+    await LocalFileStager().download(str(tmp_path / "a.txt"), tmp_path / "copy.txt")
+    await LocalFileStager().upload(tmp_path / "copy.txt", str(tmp_path / "out" / "b.txt"))
+
+    assert (tmp_path / "out" / "b.txt").read_text() == "aa"
 
 
 async def test_local_file_stager_reports_missing_artifacts(tmp_path: Path) -> None:

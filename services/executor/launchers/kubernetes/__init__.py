@@ -2,8 +2,9 @@
 
 How an attempt runs in a pod:
 
-- The executor prepares the attempt directory as for a local task (input artifacts staged
-  from the artifact store, output directories, the ExecutorInput) and resolves the command.
+- The executor prepares the attempt directory as for a local task (every input artifact
+  staged into it, `file://` ones included, output directories, the ExecutorInput) and
+  resolves the command; `run_attempt(..., stage_local_artifacts=True)` does that.
 - The pod mounts an emptyDir at the attempt directory's *absolute path*, so the resolved
   command and the ExecutorInput work unchanged; its container runs `python3 -c <pod
   runtime>` with the task's command as args (`pod_runtime`).
@@ -19,21 +20,30 @@ Requirements: task images have `python3` ≥ 3.7 (`KubernetesLauncherConfig.pyth
 another); pods reach the executor at `exchange_url`; the executor's service account may
 create, get, list, watch and delete pods and get `pods/log` in the task namespace.
 
-Public names are re-exported here; `test_public_api.py` beside the tests pins them.
+Public names are re-exported here; `test_public_api.py` beside the tests pins them. The
+ones that need the `kubernetes` client package (the launcher, `make_api_client`) are
+imported on first use, so the executor can build pod facts without that package.
 """
 
-from services.executor.launchers.kubernetes.client import make_api_client
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from services.executor.launchers.kubernetes.config import KubernetesLauncherConfig
-from services.executor.launchers.kubernetes.convert import pod_task_from_dispatch
+from services.executor.launchers.kubernetes.convert import pod_task_of
 from services.executor.launchers.kubernetes.exchange import FileExchange
-from services.executor.launchers.kubernetes.launcher import KubernetesLauncher, PodLaunchOutcome
-from services.executor.launchers.kubernetes.manifest import (
-    PodPlan,
-    PodResources,
-    PodTask,
-    build_pod_manifest,
-    pod_name,
-)
+from services.executor.launchers.kubernetes.manifest import PodPlan, PodTask, build_pod_manifest, pod_name
+
+if TYPE_CHECKING:
+    from services.executor.launchers.kubernetes.client import make_api_client
+    from services.executor.launchers.kubernetes.launcher import KubernetesLauncher, PodLaunchOutcome
+
+_NEEDS_CLIENT = {
+    "KubernetesLauncher": "launcher",
+    "PodLaunchOutcome": "launcher",
+    "make_api_client": "client",
+}
 
 __all__ = [
     "FileExchange",
@@ -41,10 +51,16 @@ __all__ = [
     "KubernetesLauncherConfig",
     "PodLaunchOutcome",
     "PodPlan",
-    "PodResources",
     "PodTask",
     "build_pod_manifest",
     "make_api_client",
     "pod_name",
-    "pod_task_from_dispatch",
+    "pod_task_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _NEEDS_CLIENT.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

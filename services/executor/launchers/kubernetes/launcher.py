@@ -69,17 +69,11 @@ _CREATE_TRIES = 3
 
 @dataclass(frozen=True)
 class PodLaunchOutcome(LaunchOutcome):
-    """A `LaunchOutcome` with what the cluster said about the pod."""
+    """A `LaunchOutcome` with the cluster's short cause. Its `message` names the image,
+    limit or object at fault; `retryable` is set for evictions, preemptions and lost nodes."""
 
     reason: str = ""
     """A short cause: Completed, Error, OOMKilled, Evicted, ImagePull, DeadlineExceeded, Canceled, …"""
-    message: str = ""
-    """Why the attempt failed, in words naming the image, limit or object at fault; empty
-    when the task's exit code says it all."""
-    retryable: bool = False
-    """The cluster, not the task, ended the attempt (eviction, preemption, a lost node)."""
-    pod_name: str = ""
-    """The pod that ran the attempt."""
 
 
 @dataclass
@@ -168,13 +162,12 @@ class KubernetesLauncher:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def launch(self, request: LaunchRequest, *, pod: PodTask | None = None) -> LaunchOutcome:
+    async def launch(self, request: LaunchRequest) -> LaunchOutcome:
         """Run `request` as a pod to its end; see the module docstring.
 
-        `pod` carries what a `LaunchRequest` lacks (resources, platform config, input values);
-        a request with a `pod` attribute (a `PodTask`) gives it too. Without either, the ids
-        come from the `run_id/task_id/attempt` key and the pod gets no resources and no
-        platform options. Raises FailedPrecondition when the launcher is
+        The request's `pod` gives resources, platform config and input values; without
+        it, the ids come from the `run_id/task_id/attempt` key and the pod gets no
+        resources and no platform options. Raises FailedPrecondition when the launcher is
         not started or the key is already running, Unavailable when the API keeps failing.
         """
         if not self._started:
@@ -184,7 +177,7 @@ class KubernetesLauncher:
         launch = _Launch(canceled=asyncio.Event())
         self._launches[request.key] = launch
         try:
-            task = pod or _pod_of(request) or PodTask.from_key(request.key)
+            task = request.pod or PodTask.from_key(request.key)
             return await self._launch(request, task, launch)
         finally:
             del self._launches[request.key]
@@ -478,12 +471,6 @@ class KubernetesLauncher:
             _note(log, f"the pod's log is not available: {_api_message(error)}")
         except (HTTPError, OSError) as error:
             _note(log, f"the pod's log could not be read: {error}")
-
-
-def _pod_of(request: LaunchRequest) -> PodTask | None:
-    """The request's own `pod`, once `LaunchRequest` carries one."""
-    pod = getattr(request, "pod", None)
-    return pod if isinstance(pod, PodTask) else None
 
 
 def _outcome(ending: Ending, session: ExchangeSession, *, pod: str, exchange_url: str) -> PodLaunchOutcome:

@@ -28,6 +28,7 @@ from services.executor.launchers.kubernetes.pod_runtime import (
     RUNTIME_ENV_PREFIX,
     TMPDIR_ENV,
 )
+from services.executor.task import TaskResources
 
 MAIN_CONTAINER = "main"
 ATTEMPT_VOLUME = "sluice-attempt"
@@ -48,24 +49,6 @@ _DECIMAL_UNITS = (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
 
 
 @dataclass(frozen=True)
-class PodResources:
-    """Container resources from the IR; zero means "not set"."""
-
-    cpu_limit: float = 0.0
-    """CPU limit in cores."""
-    cpu_request: float = 0.0
-    """CPU request in cores."""
-    memory_limit: float = 0.0
-    """Memory limit in bytes."""
-    memory_request: float = 0.0
-    """Memory request in bytes."""
-    accelerator_type: str = ""
-    """A Kubernetes extended resource (`nvidia.com/gpu`) or a vendor name (`NVIDIA_TESLA_T4`, `GPU`)."""
-    accelerator_count: int = 0
-    """How many accelerators."""
-
-
-@dataclass(frozen=True)
 class PodTask:
     """The facts about a task attempt that a pod needs and a `LaunchRequest` does not carry."""
 
@@ -79,7 +62,7 @@ class PodTask:
     """The task's name in the pipeline."""
     pipeline_name: str = ""
     """The pipeline's name."""
-    resources: PodResources = field(default_factory=PodResources)
+    resources: TaskResources = field(default_factory=TaskResources)
     """CPU, memory and accelerators."""
     platform: Mapping[str, JsonValue] = field(default_factory=dict)
     """The task's Kubernetes executor config from the PlatformSpec (kfp-kubernetes field names)."""
@@ -195,7 +178,7 @@ def accelerator_resource(accelerator_type: str) -> str:
     )
 
 
-def resource_requirements(resources: PodResources) -> dict[str, dict[str, str]]:
+def resource_requirements(resources: TaskResources) -> dict[str, dict[str, str]]:
     """The container's `resources`: requests and limits as quantities."""
     for name, value in (
         ("cpu_limit", resources.cpu_limit),

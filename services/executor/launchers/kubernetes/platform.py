@@ -2,10 +2,12 @@
 
 The config is the PlatformSpec entry `platforms.kubernetes.deploymentSpec.executors.<label>`
 in its protobuf JSON form (camelCase). Names given as parameters (`secretNameParameter`,
-`pvcNameParameter`, …) are resolved against the task's input parameter values: kfp-kubernetes
-registers a pipeline parameter or an upstream output as an input of the task, named like
-its channel (`pipelinechannel--<name>`). Options Sluice cannot honour are errors, never
-silently dropped.
+`pvcNameParameter`, …) name a pipeline parameter or an upstream output in the scope of the
+enclosing DAG, which only the scheduler sees: it sends them as `runtimeValue` constants
+(`services.scheduler.engine.platform`). A spec it left as it was is looked up among the
+task's input parameter values, under its name or its channel name
+(`pipelinechannel--<name>`), else the task fails naming it. Options Sluice cannot honour
+are errors, never silently dropped.
 """
 
 from __future__ import annotations
@@ -124,10 +126,11 @@ class _Builder:
 
 
 def resolve_parameter(spec: JsonValue, inputs: Mapping[str, JsonValue], what: str) -> JsonValue:
-    """The value of a kfp `InputParameterSpec`: a constant, or a value the scheduler resolved.
+    """The value of a kfp `InputParameterSpec`: a constant (as the scheduler sends every
+    value it resolved), else a value among the task's inputs.
 
-    kfp-kubernetes names a pipeline parameter (`componentInputParameter`) or an upstream
-    output (`taskOutputParameter`); those values are looked up in `inputs` under the
+    A pipeline parameter (`componentInputParameter`) or an upstream output
+    (`taskOutputParameter`) the scheduler did not resolve is looked up in `inputs` under the
     parameter's name, its channel name (`pipelinechannel--<name>`), or the upstream
     output's channel name (`pipelinechannel--<producer>-<key>`).
     """

@@ -311,3 +311,19 @@ def test_loop_honours_parallelism_and_collects_outputs_in_item_order() -> None:
     harness.settle()
     assert harness.task("for-loop-1").output_parameters == {"Output": [30, 10, 20]}
     assert harness.run_state() is RuntimeState.SUCCEEDED
+
+
+def test_the_pod_named_in_the_final_report_is_kept() -> None:
+    """The executor names the pod only once it has created it, after reporting RUNNING."""
+    harness = Harness(_pipeline({"add": _add("add", ParameterInput(Constant(1)))}), {"x": 0})
+    harness.settle()
+    task = harness.task("add")
+    for state, pod_name in ((RuntimeState.RUNNING, ""), (RuntimeState.FAILED, "p-add-1")):
+        apply_report(
+            task,
+            AttemptReport(task_id=task.task_id, attempt=1, state=state, time=NOW, pod_name=pod_name),
+            retry=None,
+            canceling=False,
+        )
+
+    assert (task.state, task.pod_name) == (RuntimeState.FAILED, "p-add-1")

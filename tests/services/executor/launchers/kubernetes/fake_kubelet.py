@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -104,6 +105,9 @@ class FakeKubelet:
         self.scratch = scratch
         self.path_prefix = ""
         """Prepended to PATH when running a container (which python3 the "image" has)."""
+        self.hidden: list[Path] = []
+        """Directories of this machine a container must not see (each gets an empty tmpfs
+        over it, as far as the kernel allows: see `can_isolate`)."""
 
     async def pods(self) -> list[dict[str, Any]]:
         response = await asyncio.to_thread(
@@ -164,7 +168,9 @@ class FakeKubelet:
         env[TERMINATION_LOG_ENV] = str(termination_log)
         argv = [*main["command"], *main["args"]]
         if can_isolate():
-            argv = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"', mount, *argv]
+            hide = "".join(f"mount -t tmpfs tmpfs {shlex.quote(str(path))} && " for path in self.hidden)
+            script = f'{hide}mount -t tmpfs tmpfs "$0" && exec "$@"'
+            argv = ["unshare", "-m", "sh", "-c", script, mount, *argv]
         process = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
         )

@@ -76,7 +76,8 @@ def compile_platform(tmp_path: Path) -> dict[str, Any]:
 
 def test_a_kfp_kubernetes_pipeline_task_becomes_a_valid_pod() -> None:
     platform = json.loads(RECORDED.read_text())
-    # What the scheduler resolves for the task: the pipeline's parameters and the upstream output.
+    # Specs the scheduler left unresolved are looked up among the task's inputs (it sends the
+    # ones it resolved as constants: see test_pipeline.py).
     resolved = {
         "secret": "db-credentials",
         "selector": '{"disk": "ssd"}',

@@ -8,7 +8,7 @@ import json
 import socket
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,13 @@ from services.executor.launchers.base import Launcher, LaunchRequest
 from services.executor.launchers.kubernetes import (
     KubernetesLauncher,
     PodLaunchOutcome,
-    PodResources,
     PodTask,
     make_api_client,
-    pod_task_from_dispatch,
+    pod_task_of,
 )
 from services.executor.launchers.kubernetes.manifest import fallback_pod_name, pod_name
 from services.executor.launchers.kubernetes.pod_runtime import EXIT_STAGING_FAILED, RUNTIME_FAILURE_PREFIX
+from services.executor.task import TaskResources, TaskSpec
 from tests.services.executor.components import read_dataset, write_dataset
 from tests.services.executor.fakes import DirectoryStore
 from tests.services.executor.kfp_ir import compile_component, make_dispatch
@@ -95,7 +95,7 @@ async def launching(
     launcher: KubernetesLauncher, request: LaunchRequest, pod: PodTask | None = None
 ) -> AsyncIterator[asyncio.Task[Any]]:
     """The launch as a task; cancelled if the test leaves it running."""
-    launched = asyncio.create_task(launcher.launch(request, pod=pod or task()))
+    launched = asyncio.create_task(launcher.launch(replace(request, pod=pod or task())))
     try:
         yield launched
     finally:
@@ -190,6 +190,31 @@ async def test_kfp_components_run_through_run_attempt_in_pods(
         attempt_dir_for(tmp_path / "work", run_id="run-1", task_id="read", attempt=1) / "task.log"
     ).read_text()
     assert "[sluice] kubernetes launcher: pod" in log
+    assert read.pod_name == pod_name("run-1", "read", 1)
+
+
+async def test_the_task_error_names_the_pods_end_then_the_task_output(
+    launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
+) -> None:
+    dispatch = make_dispatch(
+        compile_component(write_dataset, tmp_path),
+        parameters={"text": "x"},
+        output_uris={"data": "minio://bucket/run-1/data"},
+    )
+    dispatch.container.resources.memory_limit = 256 * 2**20
+    attempt = asyncio.create_task(
+        run_attempt(dispatch, launcher=launcher, stager=DirectoryStore(tmp_path), work_root=tmp_path / "work")
+    )
+    pod = await kubelet.pod()
+    name = pod["metadata"]["name"]
+    await kubelet.patch(name, running())
+    kubelet.serve_log(name, b"allocating...\n")
+    await kubelet.patch(name, finished(137, reason="OOMKilled"))
+    result = await attempt
+
+    assert result.state == common_pb2.FAILED
+    assert result.error.message == "out of memory: limit 256Mi; last lines of its log:\nallocating..."
+    assert (result.exit_code, result.pod_name) == (137, name)
 
 
 async def test_a_failing_task_reports_its_exit_code(
@@ -209,7 +234,7 @@ async def test_out_of_memory_names_the_limit(
     launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
 ) -> None:
     request = request_for(tmp_path)
-    pod_task = task(resources=PodResources(memory_limit=256 * 2**20))
+    pod_task = task(resources=TaskResources(memory_limit=256 * 2**20))
     async with launching(launcher, request, pod_task) as launched:
         pod = await kubelet.pod()
         assert pod["spec"]["containers"][0]["resources"] == {"limits": {"memory": "256Mi"}}
@@ -335,7 +360,7 @@ async def test_cancel_deletes_the_pod(
 async def test_cancelling_the_launch_deletes_the_pod(
     launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
 ) -> None:
-    launched = asyncio.create_task(launcher.launch(request_for(tmp_path), pod=task()))
+    launched = asyncio.create_task(launcher.launch(replace(request_for(tmp_path), pod=task())))
     await kubelet.pod()
     launched.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -491,7 +516,7 @@ async def test_a_platform_config_that_cannot_be_honoured_fails_before_any_pod(
     launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
 ) -> None:
     pod_task = task(platform={"initContainers": [{"name": "x", "image": "busybox"}]})
-    outcome = await launcher.launch(request_for(tmp_path), pod=pod_task)
+    outcome = await launcher.launch(replace(request_for(tmp_path), pod=pod_task))
 
     assert isinstance(outcome, PodLaunchOutcome)
     assert (outcome.exit_code, outcome.reason) == (127, "InvalidPod")
@@ -509,7 +534,7 @@ async def test_a_pod_the_api_refuses_fails_the_attempt(
         "message": 'Pod "x" is invalid: spec.volumes',
     }
     emulator[f"post /api/v1/namespaces/{NAMESPACE}/pods"] << 422 << json.dumps(refusal).encode()
-    outcome = await launcher.launch(request_for(tmp_path), pod=task())
+    outcome = await launcher.launch(replace(request_for(tmp_path), pod=task()))
 
     assert isinstance(outcome, PodLaunchOutcome)
     assert (outcome.exit_code, outcome.reason) == (127, "Rejected")
@@ -524,7 +549,7 @@ async def test_an_unreachable_api_is_unavailable(tmp_path: Path) -> None:
     try:
         async with KubernetesLauncher(api, launcher_config(watch=False)) as launcher:
             with pytest.raises(Unavailable):
-                await launcher.launch(request_for(tmp_path), pod=task())
+                await launcher.launch(replace(request_for(tmp_path), pod=task()))
     finally:
         api.close()
 
@@ -556,52 +581,30 @@ async def test_without_a_pod_task_the_ids_come_from_the_key(
     assert outcome.exit_code == 0
 
 
-@dataclass(frozen=True)
-class RequestWithPod(LaunchRequest):
-    pod: PodTask | None = None
-
-
-async def test_a_request_carrying_its_pod_task(
-    launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
-) -> None:
-    """How `run_attempt` will pass resources and platform options once `LaunchRequest` has `pod`."""
-    base = request_for(tmp_path, sys.executable, "-c", "pass")
-    request = RequestWithPod(**vars(base), pod=task(resources=PodResources(cpu_limit=1)))
-    launched = asyncio.create_task(launcher.launch(request))
-    try:
-        pod = await kubelet.pod()
-        assert pod["spec"]["containers"][0]["resources"] == {"limits": {"cpu": "1"}}
-        await kubelet.complete(pod)
-        assert (await launched).exit_code == 0
-    finally:
-        launched.cancel()
-
-
-def test_a_dispatch_gives_the_pod_its_resources_and_platform_config() -> None:
-    from sluice.v1 import tasks_pb2
-
-    from services.core.protovalues import to_struct, to_value
-
-    dispatch = tasks_pb2.TaskDispatch(
+def test_a_task_gives_the_pod_its_resources_platform_config_and_inputs() -> None:
+    spec = TaskSpec(
         run_id="r",
         task_id="t",
         attempt=2,
         task_name="train",
         pipeline_name="p",
-        container=tasks_pb2.ContainerTask(
-            resources=tasks_pb2.Resources(cpu_limit=2, memory_limit=2**30, accelerator_count=1)
-        ),
-        platform=to_struct({"nodeSelector": {"labels": {"pool": "gpu"}}}),
+        run_display_name="",
+        pipeline_root="",
+        image="img",
+        command=(),
+        args=(),
+        input_parameters={"n": 3},
+        resources=TaskResources(cpu_limit=2, memory_limit=2**30, accelerator_count=1),
+        platform={"nodeSelector": {"labels": {"pool": "gpu"}}},
     )
-    dispatch.input_parameters["n"].CopyFrom(to_value(3))
 
-    assert pod_task_from_dispatch(dispatch) == PodTask(
+    assert pod_task_of(spec) == PodTask(
         run_id="r",
         task_id="t",
         attempt=2,
         task_name="train",
         pipeline_name="p",
-        resources=PodResources(cpu_limit=2, memory_limit=2**30, accelerator_count=1),
+        resources=TaskResources(cpu_limit=2, memory_limit=2**30, accelerator_count=1),
         platform={"nodeSelector": {"labels": {"pool": "gpu"}}},
         input_parameters={"n": 3},
     )

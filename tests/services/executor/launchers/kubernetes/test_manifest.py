@@ -13,7 +13,6 @@ from services.core.errors import InvalidArgument
 from services.core.pipeline.model import JsonValue
 from services.executor.launchers.kubernetes.manifest import (
     PodPlan,
-    PodResources,
     PodTask,
     accelerator_resource,
     build_pod_manifest,
@@ -23,6 +22,7 @@ from services.executor.launchers.kubernetes.manifest import (
     memory_quantity,
     pod_name,
 )
+from services.executor.task import TaskResources
 from tests.services.executor.launchers.kubernetes.fake_kubelet import validate
 
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -192,7 +192,7 @@ def test_unknown_accelerators_are_refused(given: str) -> None:
 
 
 def test_resources_become_requests_and_limits() -> None:
-    resources = PodResources(
+    resources = TaskResources(
         cpu_limit=4,
         cpu_request=0.5,
         memory_limit=8 * 2**30,
@@ -211,13 +211,13 @@ def test_resources_become_requests_and_limits() -> None:
 @pytest.mark.parametrize(
     ("resources", "error"),
     [
-        (PodResources(cpu_limit=1, cpu_request=2), "cpu request exceeds"),
-        (PodResources(memory_limit=1, memory_request=2), "memory request exceeds"),
-        (PodResources(cpu_limit=-1), "cpu_limit must be a non-negative"),
-        (PodResources(memory_request=float("inf")), "memory_request must be a non-negative"),
+        (TaskResources(cpu_limit=1, cpu_request=2), "cpu request exceeds"),
+        (TaskResources(memory_limit=1, memory_request=2), "memory request exceeds"),
+        (TaskResources(cpu_limit=-1), "cpu_limit must be a non-negative"),
+        (TaskResources(memory_request=float("inf")), "memory_request must be a non-negative"),
     ],
 )
-def test_impossible_resources_are_refused(resources: PodResources, error: str) -> None:
+def test_impossible_resources_are_refused(resources: TaskResources, error: str) -> None:
     with pytest.raises(InvalidArgument, match=error):
         build(resources=resources)
 

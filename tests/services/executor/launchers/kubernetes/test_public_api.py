@@ -8,12 +8,11 @@ def test_public_names() -> None:
         "KubernetesLauncherConfig",
         "PodLaunchOutcome",
         "PodPlan",
-        "PodResources",
         "PodTask",
         "build_pod_manifest",
         "make_api_client",
         "pod_name",
-        "pod_task_from_dispatch",
+        "pod_task_of",
     ]
     for name in package.__all__:
         assert getattr(package, name) is not None
