@@ -62,10 +62,9 @@ async def _run_on_sluice(url: str, spec: dict, x: int) -> None:
         raise AssertionError("event stream ended before the run did")
 
 
-async def time_sluice(data_dir: Path, spec_path: Path, repeat: int) -> list[float]:
+async def time_sluice(data_dir: Path, spec: dict, repeat: int) -> list[float]:
     from services.standalone.app import Standalone, StandaloneConfig
 
-    spec = yaml.safe_load(spec_path.read_text())
     times = []
     async with Standalone(StandaloneConfig(data_dir=data_dir, port=0, grpc_port=0)) as sluice:
         for index in range(repeat):
@@ -76,7 +75,9 @@ async def time_sluice(data_dir: Path, spec_path: Path, repeat: int) -> list[floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -84,7 +85,8 @@ def main() -> None:
         spec_path = root / "two-step.yaml"
         compiler.Compiler().compile(two_step, str(spec_path))
         kfp_times = time_kfp_local(root / "kfp-local", args.repeat)
-        sluice_times = asyncio.run(time_sluice(root / "sluice", spec_path, args.repeat))
+        spec = yaml.safe_load(spec_path.read_text())
+        sluice_times = asyncio.run(time_sluice(root / "sluice", spec, args.repeat))
     kfp_median = statistics.median(kfp_times)
     sluice_median = statistics.median(sluice_times)
     print(f"kfp.local (SubprocessRunner, use_venv=False): median {kfp_median:.3f}s  runs {kfp_times}")
