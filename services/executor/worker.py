@@ -4,6 +4,13 @@ Each dispatch is held (unacked) while its attempt runs, with in-progress heartbe
 that an executor that dies loses the task to another replica after `ack_wait`. Results
 go to `sluice.tasks.results` with deterministic message ids, so a replayed report is
 stored once.
+
+The hold is a lease: the broker hands the dispatch to another executor once it has had no
+heartbeat for `ack_wait`, whether this executor died or only lost its connection (a
+restart of nats-server, a network partition). So an executor that cannot get a heartbeat
+confirmed for most of that time stops the attempt, one heartbeat interval before the
+broker may give it away, and neither reports nor acknowledges it: the attempt never runs
+in two places at once, and runs again wherever the broker sends it next.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,12 @@ from services.executor.launchers.base import Launcher, LaunchOutcome, LaunchRequ
 from services.executor.staging import ArtifactStager
 
 logger = logging.getLogger(__name__)
+
+# After a failed heartbeat, try again this soon (not a whole interval later): the lease
+# runs out meanwhile.
+_HEARTBEAT_RETRY = 0.2
+# Tries of the ack of a finished attempt.
+_ACK_TRIES = 3
 
 
 def attempt_key(run_id: str, task_id: str, attempt: int) -> str:
@@ -71,7 +85,81 @@ class _EarlyCancels:
         self._pending.discard(key)
 
 
+class _Lease:
+    """The heartbeats of one held dispatch, and whether it may have been handed on."""
+
+    def __init__(self, item: WorkItem, *, key: str, heartbeat: float, duration: float) -> None:
+        self.item = item
+        self.lost = asyncio.Event()
+        self._key = key
+        self._heartbeat = heartbeat
+        self._duration = duration
+        self._task = asyncio.create_task(self._keep())
+
+    def lose(self) -> None:
+        self.lost.set()
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _keep(self) -> None:
+        loop = asyncio.get_running_loop()
+        confirmed = loop.time()
+        beat_at = confirmed + self._heartbeat
+        failing = False
+        while not self.lost.is_set():
+            await asyncio.sleep(max(beat_at - loop.time(), 0.0))
+            # The broker gives the dispatch away `duration` after the last heartbeat it got:
+            # give up one interval earlier, so the attempt is stopped before that.
+            deadline = confirmed + self._duration - self._heartbeat
+            sent = loop.time()
+            if sent >= deadline:
+                logger.warning(
+                    "attempt %s: no heartbeat confirmed for %.1fs; stopping it, the dispatch may "
+                    "have gone to another executor",
+                    self._key,
+                    sent - confirmed,
+                )
+                self.lost.set()
+                return
+            try:
+                async with asyncio.timeout(deadline - sent):
+                    await self.item.in_progress()
+            except errors.FailedPrecondition:
+                return  # settled: nothing left to hold
+            except (errors.SluiceError, TimeoutError) as error:
+                log = logger.debug if failing else logger.warning
+                log("heartbeat of attempt %s failed, trying again: %s", self._key, error or "timed out")
+                failing = True
+                beat_at = loop.time() + _HEARTBEAT_RETRY
+                continue
+            if failing:
+                logger.info("heartbeat of attempt %s confirmed again", self._key)
+            failing = False
+            confirmed = sent
+            beat_at = sent + self._heartbeat
+
+
+@dataclass(frozen=True)
+class _Held:
+    """An attempt this executor runs: its dispatch, lease and handler."""
+
+    dispatch: tasks_pb2.TaskDispatch
+    sequence: int
+    lease: _Lease
+    handler: asyncio.Task[None]
+
+
 class ExecutorWorker:
+    """Runs the dispatches of the `executors` consumer.
+
+    ``heartbeat_seconds`` is the interval of the in-progress heartbeats; ``lease_seconds``
+    the consumer's ``ack_wait`` (default three heartbeats), after which the broker hands an
+    attempt that got no heartbeat to another executor (see the module docstring).
+    """
+
     def __init__(
         self,
         *,
@@ -82,6 +170,7 @@ class ExecutorWorker:
         work_root: Path,
         max_concurrent_tasks: int,
         heartbeat_seconds: float,
+        lease_seconds: float | None = None,
         executor_id: str = "",
     ) -> None:
         self._bus = bus
@@ -91,8 +180,9 @@ class ExecutorWorker:
         self._work_root = work_root
         self._max_tasks = max_concurrent_tasks
         self._heartbeat = heartbeat_seconds
+        self._lease = lease_seconds if lease_seconds is not None else 3 * heartbeat_seconds
         self.executor_id = executor_id or f"executor-{uuid.uuid4().hex[:8]}"
-        self._running: dict[str, tasks_pb2.TaskDispatch] = {}
+        self._running: dict[str, _Held] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._queue: WorkQueue | None = None
         self._cancels: Subscription[bytes] | None = None
@@ -149,7 +239,8 @@ class ExecutorWorker:
         async for data in subscription:
             request = tasks_pb2.CancelTasks.FromString(data)
             wanted = set(request.task_ids)
-            for key, dispatch in list(self._running.items()):
+            for key, held in list(self._running.items()):
+                dispatch = held.dispatch
                 if dispatch.run_id == request.run_id and (not wanted or dispatch.task_id in wanted):
                     await self._launcher.cancel(key)
 
@@ -161,16 +252,24 @@ class ExecutorWorker:
             await item.term()
             return
         key = attempt_key(dispatch.run_id, dispatch.task_id, dispatch.attempt)
-        heartbeat = asyncio.create_task(self._beat(item))
-        self._running[key] = dispatch
+        lease = _Lease(item, key=key, heartbeat=self._heartbeat, duration=self._lease)
+        handler = asyncio.current_task()
+        assert handler is not None
+        held = _Held(dispatch=dispatch, sequence=item.sequence, lease=lease, handler=handler)
         try:
-            await self._report(self._result(dispatch, common_pb2.RUNNING))
-            result = await run_attempt(
-                dispatch, launcher=self._launcher, stager=self._stager, work_root=self._work_root
-            )
-            await self._finish(dispatch, result)
-            await self._report(result)
-            await item.ack()
+            previous = self._running.get(key)
+            if previous is not None:
+                if previous.sequence != item.sequence:
+                    logger.info("attempt %s is already running here; dropping a second dispatch of it", key)
+                    await item.ack()
+                    return
+                # The same dispatch again: the broker thinks our hold lapsed, and it is
+                # right: the old run of it stops, this one takes over.
+                logger.warning("attempt %s was handed to us again; restarting it", key)
+                previous.lease.lose()
+                await asyncio.wait([previous.handler])
+            self._running[key] = held
+            await self._run(dispatch, item, lease, key)
         except errors.FailedPrecondition:
             logger.info("attempt %s is already running elsewhere here; dropping the duplicate", key)
             await item.ack()
@@ -179,19 +278,57 @@ class ExecutorWorker:
             with contextlib.suppress(Exception):
                 await item.nak(delay=2.0)
         finally:
-            self._running.pop(key, None)
-            self._launcher.forget(key)
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            if self._running.get(key) is held:
+                del self._running[key]
+                self._launcher.forget(key)
+            await lease.aclose()
 
-    async def _beat(self, item: WorkItem) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat)
+    async def _run(self, dispatch: tasks_pb2.TaskDispatch, item: WorkItem, lease: _Lease, key: str) -> None:
+        started = self._result(dispatch, common_pb2.RUNNING)
+        # Each executor's start is news (the attempt moved here); its end is the same fact
+        # whoever reports it.
+        await self._report(started, msg_id=f"{key}/RUNNING/{self.executor_id}")
+        result = await self._attempt(dispatch, lease)
+        if result is None:
+            logger.warning("attempt %s stopped: its dispatch lease lapsed; not reported", key)
+            return
+        await self._finish(dispatch, result)
+        await self._report(result)
+        await self._acknowledge(item, key)
+
+    async def _acknowledge(self, item: WorkItem, key: str) -> None:
+        """Ack a dispatch whose result is reported. Never nak it then: that would run
+        finished work again. A broker that does not confirm (it restarted and forgot the
+        delivery) may hand it out again, or not: nothing more to do here."""
+        for tries in range(1, _ACK_TRIES + 1):
             try:
-                await item.in_progress()
-            except errors.SluiceError as error:
-                logger.warning("heartbeat failed: %s", error)
+                await item.ack()
+                return
+            except errors.Unavailable as error:
+                if tries == _ACK_TRIES:
+                    logger.warning("attempt %s: the ack of its dispatch was not confirmed: %s", key, error)
+                    return
+                await asyncio.sleep(_HEARTBEAT_RETRY)
+
+    async def _attempt(self, dispatch: tasks_pb2.TaskDispatch, lease: _Lease) -> tasks_pb2.TaskResult | None:
+        """Run the attempt; None when the lease is lost first (the attempt is then stopped)."""
+        if lease.lost.is_set():
+            return None
+        attempt = asyncio.create_task(
+            run_attempt(dispatch, launcher=self._launcher, stager=self._stager, work_root=self._work_root)
+        )
+        lost = asyncio.create_task(lease.lost.wait())
+        try:
+            await asyncio.wait([attempt, lost], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not attempt.done():
+                # Cancelling it stops the task's process (see `run_attempt`).
+                attempt.cancel()
+                await asyncio.wait([attempt])
+        if attempt.cancelled():
+            return None
+        return attempt.result()
 
     async def _finish(self, dispatch: tasks_pb2.TaskDispatch, result: tasks_pb2.TaskResult) -> None:
         """Keep the log in the artifact store and record the outputs as artifacts."""
@@ -240,10 +377,10 @@ class ExecutorWorker:
             time=to_timestamp(datetime.now(UTC)),
         )
 
-    async def _report(self, result: tasks_pb2.TaskResult) -> None:
+    async def _report(self, result: tasks_pb2.TaskResult, *, msg_id: str = "") -> None:
         state = common_pb2.RuntimeState.Name(result.state)
         await self._bus.publish(
             RESULTS_SUBJECT,
             result.SerializeToString(),
-            msg_id=f"{attempt_key(result.run_id, result.task_id, result.attempt)}/{state}",
+            msg_id=msg_id or f"{attempt_key(result.run_id, result.task_id, result.attempt)}/{state}",
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from services.core.events.config import BusConfig
 from services.core.events.nats_bus import NatsBus
 from services.core.serving import configure_logging, serve_until_signal
 from services.core.settings import CommonSettings
@@ -25,7 +26,10 @@ class Settings(CommonSettings):
 
 
 async def serve(settings: Settings) -> None:
-    bus = NatsBus(settings.nats_url, name="sluice-gateway")
+    # It ensures the shared streams too: with the same settings as the other services, or
+    # whichever started last would impose its own.
+    bus_config = BusConfig(ack_wait=settings.dispatch_ack_wait_seconds)
+    bus = NatsBus(settings.nats_url, config=bus_config, name="sluice-gateway")
     backend = GatewayBackend.connect(
         scheduler_address=settings.scheduler_address,
         artifacts_address=settings.artifacts_address,

@@ -3,18 +3,27 @@
 Every change goes through `_reconcile_locked`, which reads the run from the store, asks the
 pure engine what happens next, writes that, and repeats until nothing changes. Handlers
 are idempotent: a redelivered report or a repeated reconcile changes nothing.
+
+Several scheduler replicas may handle the same run at once (the lock here is per process):
+every write is a compare-and-set, and the loser of a race reads the run again and decides
+again. A launch is dispatched as soon as its task record is written, even when a later
+write of the same plan loses a race, so that no stored attempt waits for a dispatch that
+never comes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sluice.v1 import events_pb2, tasks_pb2
 
@@ -27,6 +36,7 @@ from services.core.store.base import Store
 from services.core.store.records import (
     TERMINAL_STATES,
     ArtifactRecord,
+    AttemptRecord,
     RunRecord,
     RuntimeState,
     StateChange,
@@ -44,9 +54,14 @@ from services.scheduler.engine.states import CANCEL_REQUESTED, RETRY_AT, is_term
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _MAX_ROUNDS = 10_000
 # Compare-and-set losses in a row (against another replica) before giving up.
-_CAS_RETRIES = 5
+_CAS_RETRIES = 8
+# Upper bound of the random pause before deciding again, times the losses so far: two
+# replicas that collided once should not collide again in lockstep.
+_CAS_BACKOFF = 0.02
 
 
 class Bus(Protocol):
@@ -124,28 +139,27 @@ class RunScheduler:
         """CANCELING: nothing new starts (except exit handlers), running attempts are asked
         to stop; the run is CANCELED when every task has ended."""
         async with self._lock(run_id):
-            run = await self._store.get_run(run_id)
-            if run.state in TERMINAL_STATES:
-                raise errors.FailedPrecondition(f"run {run_id!r} has already finished ({run.state.value})")
-            if run.state is not RuntimeState.CANCELING:
-                run.state = RuntimeState.CANCELING
-                run.state_history.append(StateChange(state=run.state, time=self._clock()))
-                run = await self._store.update_run(run)
-                await run_events.publish(
-                    self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_STATE_CHANGED)
-                )
-            else:
-                # Asked again: cancel requests travel at most once, so repeat them.
-                tasks = await self._store.list_tasks(run_id)
-                await self._cancel(
-                    run_id,
-                    [
-                        task
-                        for task in tasks
-                        if not is_terminal(task) and task.scheduling.get(CANCEL_REQUESTED)
-                    ],
-                )
+            await _on_conflict_retry(lambda: self._request_cancel(run_id), what=f"terminate run {run_id}")
             await self._reconcile_locked(run_id)
+
+    async def _request_cancel(self, run_id: str) -> None:
+        run = await self._store.get_run(run_id)
+        if run.state in TERMINAL_STATES:
+            raise errors.FailedPrecondition(f"run {run_id!r} has already finished ({run.state.value})")
+        if run.state is not RuntimeState.CANCELING:
+            run.state = RuntimeState.CANCELING
+            run.state_history.append(StateChange(state=run.state, time=self._clock()))
+            run = await self._store.update_run(run)
+            await run_events.publish(
+                self._bus, run_events.run_event(run, events_pb2.RunEvent.RUN_STATE_CHANGED)
+            )
+        else:
+            # Asked again: cancel requests travel at most once, so repeat them.
+            tasks = await self._store.list_tasks(run_id)
+            await self._cancel(
+                run_id,
+                [task for task in tasks if not is_terminal(task) and task.scheduling.get(CANCEL_REQUESTED)],
+            )
 
     async def retry_run(self, run_id: str) -> None:
         """Run a failed or canceled run again from where it stopped: tasks that succeeded
@@ -173,7 +187,9 @@ class RunScheduler:
         """Apply an executor's report and advance the run; returns once both are stored.
 
         Reports for one run that arrive while it is being handled are applied together,
-        with one reconcile for all of them: a wide loop's reports come in bursts."""
+        with one reconcile for all of them: a wide loop's reports come in bursts. A report
+        that ends an attempt always advances the run, even when it was applied already: it
+        may be a redelivery after the reconcile that followed its first delivery failed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._reports.setdefault(run_id, []).append((report, done))
         async with self._lock(run_id):
@@ -189,13 +205,18 @@ class RunScheduler:
         try:
             run = await self._store.get_run(run_id)
             pipeline = self._pipeline(run)
-            advanced = False
+            advance = False
             for report, done in batch:
                 try:
-                    advanced = await self._apply_report(run, pipeline, report) or advanced
+                    changed = await _on_conflict_retry(
+                        functools.partial(self._apply_report, run, pipeline, report),
+                        what=f"apply a report to task {report.task_id}",
+                    )
                 except Exception as error:
                     done.set_exception(error)
-            if advanced:
+                else:
+                    advance = advance or changed or report.state is not RuntimeState.RUNNING
+            if advance:
                 await self._reconcile_locked(run_id)
         except Exception as error:
             for _, done in batch:
@@ -213,12 +234,24 @@ class RunScheduler:
         """Store what one report says; True when the run may have to advance."""
         task = await self._store.get_task(report.task_id)
         spec = task_spec_at(pipeline, task.path)
-        changed = apply_report(
-            task,
-            report,
-            retry=spec.retry if spec else None,
-            canceling=run.state is RuntimeState.CANCELING,
-        )
+        retry = spec.retry if spec else None
+        canceling = run.state is RuntimeState.CANCELING
+        started: TaskRecord | None = None
+        if report.state is not RuntimeState.RUNNING and _not_started(task, report.attempt):
+            # The attempt's end overtook its start (another replica holds the RUNNING
+            # report): it did start, so record that first; the late start is then stale.
+            start = replace(
+                report,
+                state=RuntimeState.RUNNING,
+                output_parameters={},
+                output_artifacts={},
+                error=None,
+                log_uri="",
+                exit_code=None,
+            )
+            apply_report(task, start, retry=retry, canceling=canceling)
+            started = deepcopy(task)
+        changed = apply_report(task, report, retry=retry, canceling=canceling)
         if not changed:
             if (
                 report.state is RuntimeState.RUNNING
@@ -228,24 +261,35 @@ class RunScheduler:
                 # Canceled while its dispatch waited in the queue, or redelivered to another
                 # executor after it was asked to stop: stop it now that it runs.
                 await self._cancel(run.run_id, [task])
+            elif (attempt := _moved_attempt(task, report)) is not None:
+                # Its executor stopped heart-beating and the dispatch went to another one.
+                logger.info(
+                    "task %s attempt %d moved from %s to %s",
+                    task.task_id,
+                    attempt.attempt,
+                    attempt.executor_id or "?",
+                    report.executor_id,
+                )
+                attempt.executor_id = report.executor_id
+                task.pod_name = report.pod_name or task.pod_name
+                await self._store.update_task(task)
             return False
+        if report.executor_id:
+            # The executor that ended the attempt ran it, whoever started it.
+            for attempt in task.attempts:
+                if attempt.attempt == report.attempt:
+                    attempt.executor_id = report.executor_id
         task = await self._store.update_task(task)
+        if started is not None:
+            await run_events.publish(self._bus, run_events.task_event(run, started))
         await run_events.publish(self._bus, run_events.task_event(run, task))
         # A task that started changes nothing the engine decides on.
         return report.state is not RuntimeState.RUNNING
 
     async def reconcile(self, run_id: str) -> None:
-        """Advance the run. Another scheduler replica writing the same run makes a
-        compare-and-set fail: re-read and decide again (bounded)."""
-        for attempt in range(_CAS_RETRIES):
-            try:
-                async with self._lock(run_id):
-                    await self._reconcile_locked(run_id)
-                return
-            except errors.ConcurrentModification:
-                if attempt == _CAS_RETRIES - 1:
-                    raise
-                logger.info("run %s changed under us; deciding again", run_id)
+        """Advance the run (see `_reconcile_locked`)."""
+        async with self._lock(run_id):
+            await self._reconcile_locked(run_id)
 
     async def reconcile_active_runs(self) -> int:
         """After a (re)start: advance every unfinished run from the store, and dispatch
@@ -318,8 +362,14 @@ class RunScheduler:
         return pipeline
 
     async def _reconcile_locked(self, run_id: str) -> None:
-        """Advance the run until the engine has nothing more to decide. The run's tasks are
-        read once; each round's plan is applied to that copy as it is written."""
+        """Advance the run until the engine has nothing more to decide. Another scheduler
+        replica writing the same run makes a compare-and-set fail: read the run again and
+        decide again (bounded)."""
+        await _on_conflict_retry(lambda: self._reconcile_once(run_id), what=f"advance run {run_id}")
+
+    async def _reconcile_once(self, run_id: str) -> None:
+        """The run's tasks are read once; each round's plan is applied to that copy as it
+        is written."""
         run = await self._store.get_run(run_id)
         if run.state in TERMINAL_STATES:
             self._forget(run_id)
@@ -332,7 +382,16 @@ class RunScheduler:
                 self._wake_for_retries(run_id, tasks.values())
                 return
             launches = await self._use_cache(plan)
-            run, stored = await self._persist(run, plan)
+            written: set[str] = set()
+            try:
+                run, stored = await self._persist(run, plan, written)
+            except Exception:
+                # What was written stays: its launches must go out (the dispatch's
+                # message id makes it harmless if another replica sends them too).
+                for launch in launches:
+                    if launch.task.task_id in written:
+                        await self._dispatch(run, pipeline, launch)
+                raise
             tasks.update((task.task_id, task) for task in stored)
             for launch in launches:
                 await self._dispatch(run, pipeline, launch)
@@ -374,8 +433,12 @@ class RunScheduler:
             transition(task, RuntimeState.SKIPPED, self._clock())
         return launches
 
-    async def _persist(self, run: RunRecord, plan: Plan) -> tuple[RunRecord, list[TaskRecord]]:
-        """Write the plan; the run and the task records as stored (new versions)."""
+    async def _persist(
+        self, run: RunRecord, plan: Plan, written: set[str]
+    ) -> tuple[RunRecord, list[TaskRecord]]:
+        """Write the plan; the run and the task records as stored (new versions). The id of
+        each task written is added to `written` as soon as it is, and its event published:
+        a write that loses a race leaves the earlier ones in place."""
         if plan.run is not None and plan.run.state not in TERMINAL_STATES:
             run = await self._store.update_run(plan.run)
             await run_events.publish(
@@ -383,13 +446,18 @@ class RunScheduler:
             )
         stored: list[TaskRecord] = []
         if plan.created:
-            stored.extend(await self._store.create_tasks(plan.created))
+            created = await self._store.create_tasks(plan.created)
+            written.update(task.task_id for task in created)
+            stored.extend(created)
+            for task in created:
+                await run_events.publish(self._bus, run_events.task_event(run, task))
         for task in plan.updated:
-            stored.append(await self._store.update_task(task))
+            updated = await self._store.update_task(task)
+            written.add(updated.task_id)
+            stored.append(updated)
+            await run_events.publish(self._bus, run_events.task_event(run, updated))
         if plan.imported and self._artifacts is not None:
             await self._artifacts.register([_importer_record(task) for task in plan.imported])
-        for task in stored:
-            await run_events.publish(self._bus, run_events.task_event(run, task))
         if plan.run is not None and plan.run.state in TERMINAL_STATES:
             run = await self._store.update_run(plan.run)
             await run_events.publish(
@@ -429,6 +497,38 @@ class RunScheduler:
 
     def _forget(self, run_id: str) -> None:
         self._pipelines.pop(run_id, None)
+
+
+async def _on_conflict_retry(action: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """`action`, again (after a short random pause) each time it loses a compare-and-set
+    to another replica; the last loss propagates."""
+    for losses in range(1, _CAS_RETRIES + 1):
+        try:
+            return await action()
+        except errors.ConcurrentModification:
+            if losses == _CAS_RETRIES:
+                raise
+            logger.info("%s: changed by another scheduler meanwhile; deciding again", what)
+            await asyncio.sleep(random.uniform(0, _CAS_BACKOFF * losses))
+    raise AssertionError("unreachable")
+
+
+def _not_started(task: TaskRecord, attempt: int) -> bool:
+    """Whether this attempt of the task is current and has no recorded start."""
+    if task.attempt != attempt or is_terminal(task):
+        return False
+    return all(a.state is RuntimeState.PENDING for a in task.attempts if a.attempt == attempt)
+
+
+def _moved_attempt(task: TaskRecord, report: AttemptReport) -> AttemptRecord | None:
+    """The running attempt a start report names, if another executor started it before."""
+    if report.state is not RuntimeState.RUNNING or report.attempt != task.attempt or is_terminal(task):
+        return None
+    for attempt in task.attempts:
+        if attempt.attempt == report.attempt and attempt.state is RuntimeState.RUNNING:
+            moved = bool(report.executor_id) and report.executor_id != attempt.executor_id
+            return attempt if moved else None
+    return None
 
 
 def _importer_record(task: TaskRecord) -> ArtifactRecord:

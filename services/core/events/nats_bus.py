@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -42,6 +43,9 @@ _STREAM_CONFIG_CONFLICT = 10058  # "stream name already in use with a different 
 _TOP_UP_TIMEOUT = 0.05
 # Idle heartbeat of replay feeds; two missed ones make nats-py rebuild the feed (see replay).
 _FEED_HEARTBEAT = 1.0
+# Pauses between the tries of a publish while the connection is re-established.
+_RETRY_PAUSE = 0.1
+_RETRY_PAUSE_MAX = 1.0
 
 
 @contextlib.contextmanager
@@ -96,7 +100,7 @@ class _NatsFeed(Subscription[T]):
 
 
 class _NatsWorkItem(WorkItem):
-    def __init__(self, msg: Msg, *, ack_timeout: float) -> None:
+    def __init__(self, msg: Msg, *, client: Client, ack_timeout: float) -> None:
         metadata = msg.metadata
         super().__init__(
             subject=msg.subject,
@@ -105,6 +109,7 @@ class _NatsWorkItem(WorkItem):
             delivery_count=metadata.num_delivered,
         )
         self._msg = msg
+        self._client = client
         self._ack_timeout = ack_timeout
 
     async def _ack(self) -> None:
@@ -121,8 +126,19 @@ class _NatsWorkItem(WorkItem):
             await self._msg.term()
 
     async def _in_progress(self) -> None:
-        with _translated(f"heartbeat work item {self.sequence}"):
+        # A +WPI is a plain publish, which nats-py buffers while it reconnects and which a
+        # restarted server may get after it has handed the message to another worker: only
+        # a round trip on one unbroken connection proves the server has it.
+        client = self._client
+        reconnects = client.stats["reconnects"]
+        action = f"heartbeat work item {self.sequence}"
+        if not client.is_connected:
+            raise Unavailable(f"{action}: not connected to NATS")
+        with _translated(action):
             await self._msg.in_progress()
+            await client.flush(timeout=max(1, math.ceil(self._ack_timeout)))
+        if not client.is_connected or client.stats["reconnects"] != reconnects:
+            raise Unavailable(f"{action}: the connection to NATS broke meanwhile")
 
 
 class _NatsWorkQueue(WorkQueue):
@@ -130,6 +146,7 @@ class _NatsWorkQueue(WorkQueue):
         self,
         js: JetStreamContext,
         *,
+        client: Client,
         stream: str,
         consumer: str,
         max_in_flight: int,
@@ -138,6 +155,7 @@ class _NatsWorkQueue(WorkQueue):
     ) -> None:
         super().__init__(stream=stream, consumer=consumer, max_in_flight=max_in_flight, on_close=on_close)
         self._js = js
+        self._client = client
         self._ack_timeout = ack_timeout
         self._sub: JetStreamContext.PullSubscription | None = None
 
@@ -159,7 +177,7 @@ class _NatsWorkQueue(WorkQueue):
             if count > 1 and backlog > 0:
                 with contextlib.suppress(TimeoutError):
                     msgs += await self._sub.fetch(min(count - 1, backlog), timeout=_TOP_UP_TIMEOUT)
-        return [_NatsWorkItem(msg, ack_timeout=self._ack_timeout) for msg in msgs]
+        return [_NatsWorkItem(msg, client=self._client, ack_timeout=self._ack_timeout) for msg in msgs]
 
     async def _release(self) -> None:
         if self._sub is not None:
@@ -176,9 +194,14 @@ class NatsBus(EventBus):
         name: connection name shown by the server's monitoring.
         request_timeout: seconds to wait for a JetStream API answer, publish ack or ack.
         connect_timeout: seconds for one TCP connect attempt.
-        reconnect_wait: seconds between two connect attempts.
+        reconnect_wait: seconds between two connect attempts. Short: while the bus is
+            disconnected, work items get no heartbeat (see `WorkItem.in_progress`).
         max_reconnect_attempts: attempts per server, at start-up and after a lost
             connection, before the bus gives up (its calls then raise `Unavailable`).
+        publish_retry_seconds: how long `publish` keeps trying a message that has a
+            ``msg_id`` (the stream drops a copy it already has, so another try is safe)
+            while the server does not confirm, e.g. during a restart of nats-server;
+            0: one try.
     """
 
     def __init__(
@@ -189,8 +212,9 @@ class NatsBus(EventBus):
         name: str = "sluice",
         request_timeout: float = 5.0,
         connect_timeout: float = 2.0,
-        reconnect_wait: float = 2.0,
-        max_reconnect_attempts: int = 60,
+        reconnect_wait: float = 0.5,
+        max_reconnect_attempts: int = 240,
+        publish_retry_seconds: float = 30.0,
     ) -> None:
         super().__init__()
         self.servers = [servers] if isinstance(servers, str) else list(servers)
@@ -200,6 +224,7 @@ class NatsBus(EventBus):
         self._connect_timeout = connect_timeout
         self._reconnect_wait = reconnect_wait
         self._max_reconnect_attempts = max_reconnect_attempts
+        self._publish_retry = publish_retry_seconds
         self._client: Client | None = None
         self._jetstream: JetStreamContext | None = None
 
@@ -238,14 +263,34 @@ class NatsBus(EventBus):
                     ) from exc
 
     async def publish(self, subject: str, data: bytes, *, msg_id: str | None = None) -> int:
+        """See `EventBus.publish`; a message with a ``msg_id`` is tried again for up to
+        ``publish_retry_seconds`` while the connection is not closed for good."""
         js = self._js()
         headers = None if msg_id is None else {_MSG_ID_HEADER: msg_id}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self._publish_retry if msg_id is not None else 0.0)
+        pause = _RETRY_PAUSE
+        while True:
+            try:
+                return await self._publish_once(js, subject, data, headers)
+            except Unavailable as exc:
+                gone = self._closed or self._client is None or self._client.is_closed
+                if gone or loop.time() + pause > deadline:
+                    raise
+                logger.info("publish to %s not confirmed, trying again: %s", subject, exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _RETRY_PAUSE_MAX)
+
+    async def _publish_once(
+        self, js: JetStreamContext, subject: str, data: bytes, headers: dict[str, str] | None
+    ) -> int:
         with _translated(f"publish to {subject}"):
             try:
                 ack = await js.publish(subject, data, headers=headers)
             except nats.js.errors.NoStreamResponseError as exc:
                 raise Unavailable(f"no stream accepts subject {subject!r} (or JetStream is down)") from exc
-        return ack.seq
+        seq: int = ack.seq
+        return seq
 
     async def replay(self, subject_filter: str, *, after_sequence: int = 0) -> Subscription[StreamMessage]:
         js = self._js()
@@ -280,6 +325,7 @@ class NatsBus(EventBus):
         js = self._js()
         queue = _NatsWorkQueue(
             js,
+            client=self._nc(),
             stream=stream,
             consumer=consumer,
             max_in_flight=max_in_flight,

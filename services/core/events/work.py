@@ -80,9 +80,13 @@ class WorkItem(ABC):
     async def in_progress(self) -> None:
         """Still working: restart the ``ack_wait`` clock. Call it well within ``ack_wait``.
 
+        Returns once the broker has the heartbeat; a heartbeat that fails did not restart
+        the clock, so the item may go to another worker when ``ack_wait`` has passed since
+        the last one that returned.
+
         Raises:
             FailedPrecondition: the item was settled already.
-            Unavailable: the bus is not connected.
+            Unavailable: the bus is not connected, or the broker did not confirm.
         """
         if self._settled:
             raise FailedPrecondition(f"work item {self.sequence} is settled already")
