@@ -47,6 +47,7 @@ class Settings(CommonSettings):
         description="Per-attempt working directories (made absolute: pods mount them at the same path).",
     )
     executor_id: str = Field(default="", description="Name in task details; default: a random id.")
+    executor_health_host: str = Field(default="0.0.0.0", description="Interface of the gRPC health service.")
     executor_health_port: int = Field(default=50053, description="Port of the gRPC health service (probes).")
     executor_grace_seconds: float = Field(
         default=30.0, description="On shutdown, running tasks get this long before they are stopped."
@@ -185,10 +186,11 @@ async def serve(settings: Settings) -> None:
         max_concurrent_tasks=settings.executor_max_concurrent_tasks,
         heartbeat_seconds=bus_config.ack_wait / 3,
         executor_id=executor_id,
+        stage_local_artifacts=settings.executor_launcher == "kubernetes",
     )
     health_server = grpc.aio.server()
     health = add_health(health_server)
-    health_server.add_insecure_port(f"0.0.0.0:{settings.executor_health_port}")
+    health_server.add_insecure_port(f"{settings.executor_health_host}:{settings.executor_health_port}")
     launchers = contextlib.AsyncExitStack()
 
     async def start() -> None:

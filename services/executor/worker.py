@@ -172,6 +172,7 @@ class ExecutorWorker:
         heartbeat_seconds: float,
         lease_seconds: float | None = None,
         executor_id: str = "",
+        stage_local_artifacts: bool = False,
     ) -> None:
         self._bus = bus
         self._artifacts = artifacts
@@ -182,6 +183,8 @@ class ExecutorWorker:
         self._heartbeat = heartbeat_seconds
         self._lease = lease_seconds if lease_seconds is not None else 3 * heartbeat_seconds
         self.executor_id = executor_id or f"executor-{uuid.uuid4().hex[:8]}"
+        # Pods cannot see this machine's files: stage file:// artifacts too (see run_attempt).
+        self._stage_local_artifacts = stage_local_artifacts
         self._running: dict[str, _Held] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._queue: WorkQueue | None = None
@@ -315,7 +318,13 @@ class ExecutorWorker:
         if lease.lost.is_set():
             return None
         attempt = asyncio.create_task(
-            run_attempt(dispatch, launcher=self._launcher, stager=self._stager, work_root=self._work_root)
+            run_attempt(
+                dispatch,
+                launcher=self._launcher,
+                stager=self._stager,
+                work_root=self._work_root,
+                stage_local_artifacts=self._stage_local_artifacts,
+            )
         )
         lost = asyncio.create_task(lease.lost.wait())
         try:
