@@ -25,7 +25,7 @@ from services.gateway.ui.context import (
 )
 from services.gateway.ui.data import to_dict
 from services.gateway.ui.forms import parse_parameters
-from services.gateway.ui.run_form import choices, fields_for, resolve_source
+from services.gateway.ui.run_form import render_run_form, resolve_source
 from services.gateway.ui.runs_list import RunQuery, run_page
 
 
@@ -132,29 +132,15 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
         errors: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Response:
-        picked = await choices(ui, pipeline_id)
-        source, problem = None, ""
-        if pipeline_id or version_id or clone_of:
-            try:
-                source = await resolve_source(
-                    ui, pipeline_id=pipeline_id, version_id=version_id, clone_of=clone_of
-                )
-            except InvalidArgument as error:
-                problem = error.message
-            if source is not None and source.pipeline_id != pipeline_id:
-                picked = await choices(ui, source.pipeline_id)
-        errors = errors or {}
-        return render.page(
-            "run_form.html",
-            status_code=status_code,
-            nav="recurring",
+        return await render_run_form(
+            ui,
             recurring=True,
-            source=source,
-            problem=problem or errors.get("problem", ""),
-            fields=fields_for(source, errors.get("fields")) if source else [],
-            form=errors.get("form", {}),
+            pipeline_id=pipeline_id,
+            version_id=version_id,
+            clone_of=clone_of,
             experiment_id=experiment_id,
-            **picked,
+            errors=errors,
+            status_code=status_code,
         )
 
     @router.get("/recurring-runs/new")

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from markupsafe import Markup
 from sluice.v1 import artifacts_pb2, runs_pb2
 
-from services.core.errors import InvalidArgument, NotFound
+from services.core.errors import NotFound
 from services.core.protovalues import values_map
 from services.gateway.ui.artifact_views import artifact_view
 from services.gateway.ui.context import (
@@ -28,7 +28,7 @@ from services.gateway.ui.context import (
 from services.gateway.ui.forms import parse_parameters
 from services.gateway.ui.graph.model import TaskView, build_graph
 from services.gateway.ui.graph.svg import default_collapsed, render_svg
-from services.gateway.ui.run_form import choices, fields_for, resolve_source
+from services.gateway.ui.run_form import render_run_form, resolve_source
 from services.gateway.ui.runs_list import RunQuery, run_page
 from services.gateway.ui.status import ACTIVE_STATES
 
@@ -124,30 +124,15 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
         errors: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Response:
-        picked = await choices(ui, pipeline_id)
-        source = None
-        problem = ""
-        if pipeline_id or version_id or clone_of:
-            try:
-                source = await resolve_source(
-                    ui, pipeline_id=pipeline_id, version_id=version_id, clone_of=clone_of
-                )
-            except InvalidArgument as error:
-                problem = error.message
-            if source is not None and source.pipeline_id != pipeline_id:
-                picked = await choices(ui, source.pipeline_id)
-        errors = errors or {}
-        return render.page(
-            "run_form.html",
-            status_code=status_code,
-            nav="runs",
+        return await render_run_form(
+            ui,
             recurring=False,
-            source=source,
-            problem=problem or errors.get("problem", ""),
-            fields=fields_for(source, errors.get("fields")) if source else [],
-            form=errors.get("form", {}),
-            experiment_id=experiment_id or (source.experiment_id if source else ""),
-            **picked,
+            pipeline_id=pipeline_id,
+            version_id=version_id,
+            clone_of=clone_of,
+            experiment_id=experiment_id,
+            errors=errors,
+            status_code=status_code,
         )
 
     @router.post("/runs/new")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.v1 import experiments_pb2, pipelines_pb2
+from starlette.responses import Response
 
 from services.core.errors import InvalidArgument
 from services.gateway.ui.context import Ui, equals, filter_json
@@ -113,3 +114,46 @@ async def choices(ui: Ui, pipeline_id: str) -> dict[str, Any]:
 
 def fields_for(source: RunSource, errors: list[ParameterField] | None = None) -> list[ParameterField]:
     return errors if errors is not None else parameter_fields(source.spec, values=source.values)
+
+
+async def render_run_form(
+    ui: Ui,
+    *,
+    recurring: bool,
+    pipeline_id: str,
+    version_id: str,
+    clone_of: str,
+    experiment_id: str,
+    errors: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The "create run" or "create recurring run" form for the source the query names; a
+    bad source is shown as a problem on the form, not as an error page. A new run defaults
+    to the experiment of the run it clones."""
+    picked = await choices(ui, pipeline_id)
+    source: RunSource | None = None
+    problem = ""
+    if pipeline_id or version_id or clone_of:
+        try:
+            source = await resolve_source(
+                ui, pipeline_id=pipeline_id, version_id=version_id, clone_of=clone_of
+            )
+        except InvalidArgument as error:
+            problem = error.message
+        if source is not None and source.pipeline_id != pipeline_id:
+            picked = await choices(ui, source.pipeline_id)
+    errors = errors or {}
+    if not recurring and not experiment_id and source is not None:
+        experiment_id = source.experiment_id
+    return ui.renderer.page(
+        "run_form.html",
+        status_code=status_code,
+        nav="recurring" if recurring else "runs",
+        recurring=recurring,
+        source=source,
+        problem=problem or errors.get("problem", ""),
+        fields=fields_for(source, errors.get("fields")) if source else [],
+        form=errors.get("form", {}),
+        experiment_id=experiment_id,
+        **picked,
+    )
