@@ -52,6 +52,14 @@ class Settings(CommonSettings):
     executor_grace_seconds: float = Field(
         default=30.0, description="On shutdown, running tasks get this long before they are stopped."
     )
+    executor_log_upload_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "How often a running task's log is copied to the artifact store, to be followed live; "
+            "0: only at the end."
+        ),
+    )
     kubernetes_namespace: str = Field(
         default="default", description="`kubernetes` launcher: the namespace of the task pods."
     )
@@ -187,6 +195,7 @@ async def serve(settings: Settings) -> None:
         heartbeat_seconds=bus_config.ack_wait / 3,
         executor_id=executor_id,
         stage_local_artifacts=settings.executor_launcher == "kubernetes",
+        log_upload_seconds=settings.executor_log_upload_seconds,
     )
     health_server = grpc.aio.server()
     health = add_health(health_server)

@@ -39,8 +39,9 @@ from services.core.events.subjects import (
 from services.core.events.work import WorkItem, WorkQueue
 from services.core.protovalues import from_struct, to_timestamp
 from services.core.store.records import ArtifactRecord
-from services.executor.attempt import run_attempt
+from services.executor.attempt import LOG_FILE, attempt_dir_for, run_attempt
 from services.executor.launchers.base import Launcher, LaunchOutcome, LaunchRequest
+from services.executor.log_shipping import LogShipper
 from services.executor.staging import ArtifactStager
 
 logger = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class ExecutorWorker:
         lease_seconds: float | None = None,
         executor_id: str = "",
         stage_local_artifacts: bool = False,
+        log_upload_seconds: float = 1.0,
     ) -> None:
         self._bus = bus
         self._artifacts = artifacts
@@ -185,6 +187,8 @@ class ExecutorWorker:
         self.executor_id = executor_id or f"executor-{uuid.uuid4().hex[:8]}"
         # Pods cannot see this machine's files: stage file:// artifacts too (see run_attempt).
         self._stage_local_artifacts = stage_local_artifacts
+        # How often a running attempt's log is copied to the store for live readers; 0: never.
+        self._log_upload_seconds = log_upload_seconds
         self._running: dict[str, _Held] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._queue: WorkQueue | None = None
@@ -288,16 +292,36 @@ class ExecutorWorker:
 
     async def _run(self, dispatch: tasks_pb2.TaskDispatch, item: WorkItem, lease: _Lease, key: str) -> None:
         started = self._result(dispatch, common_pb2.RUNNING)
+        # Where the log will be, known from the start, so that it can be followed live.
+        started.log_uri = log_uri(dispatch)
         # Each executor's start is news (the attempt moved here); its end is the same fact
         # whoever reports it.
         await self._report(started, msg_id=f"{key}/RUNNING/{self.executor_id}")
-        result = await self._attempt(dispatch, lease)
+        shipper = self._log_shipper(dispatch, started.log_uri)
+        shipper.start()
+        try:
+            result = await self._attempt(dispatch, lease)
+        finally:
+            # Before the final upload in `_finish`, which an older live copy must not follow.
+            await shipper.aclose()
         if result is None:
             logger.warning("attempt %s stopped: its dispatch lease lapsed; not reported", key)
             return
         await self._finish(dispatch, result)
         await self._report(result)
         await self._acknowledge(item, key)
+
+    def _log_shipper(self, dispatch: tasks_pb2.TaskDispatch, uri: str) -> LogShipper:
+        try:
+            attempt_dir = attempt_dir_for(
+                self._work_root, run_id=dispatch.run_id, task_id=dispatch.task_id, attempt=dispatch.attempt
+            )
+        except errors.InvalidArgument:
+            interval = 0.0  # the attempt fails at once, with its reason; nothing to follow
+            attempt_dir = self._work_root
+        else:
+            interval = self._log_upload_seconds
+        return LogShipper(self._artifacts, attempt_dir / LOG_FILE, uri, interval=interval)
 
     async def _acknowledge(self, item: WorkItem, key: str) -> None:
         """Ack a dispatch whose result is reported. Never nak it then: that would run

@@ -163,6 +163,22 @@ def hold(pid_dir: str, tag: int) -> int:
     return tag
 
 
+@dsl.component(base_image=IMAGE)
+def talk_until_released(release: str) -> str:
+    """Prints a line, then waits (at most two minutes) for the file `release` to exist."""
+    import os
+    import time
+
+    print("halfway there", flush=True)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(release):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{release} never appeared")
+        time.sleep(0.05)
+    print("released, done")
+    return "done"
+
+
 @dsl.container_component
 def placeholders(
     name: str,
@@ -448,6 +464,11 @@ def combined(n: int = 3, bad: int = 0):
             echo(text="too few").set_display_name("too-few")
 
 
+@dsl.pipeline(name="live-log")
+def live_log(release: str):
+    talk_until_released(release=release).set_caching_options(False)
+
+
 PIPELINES = {
     "loop-raw": loop_raw,
     "loop-parameter": loop_parameter,
@@ -472,6 +493,7 @@ PIPELINES = {
     "timeout": timeout,
     "resources": resources,
     "combined": combined,
+    "live-log": live_log,
 }
 
 

@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import yaml
+from kfp import compiler
 
+from tests.e2e.kfp_control_flow import live_log
 from tests.ui.conftest import UiServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -295,3 +298,39 @@ def test_experiments_and_pipelines_pages(page: Page) -> None:
     page.goto("/pipelines")
     expect(page.locator("table.list")).to_contain_text("browser-fixture-demo")
     shot(page, "pipelines")
+
+
+def test_a_running_tasks_log_streams_into_the_task_panel(
+    page: Page, ui_server: UiServer, tmp_path: Path
+) -> None:
+    package = tmp_path / "live_log.yaml"
+    compiler.Compiler().compile(live_log, str(package))
+    release = tmp_path / "release"
+    with httpx.Client(base_url=ui_server.url, timeout=30, trust_env=False) as http:
+        created = http.post(
+            "/apis/v2beta1/runs",
+            json={
+                "display_name": "live log",
+                "pipeline_spec": yaml.safe_load(package.read_text()),
+                "runtime_config": {"parameters": {"release": str(release)}},
+            },
+        )
+        created.raise_for_status()
+    try:
+        page.goto(f"/runs/{created.json()['run_id']}")
+        talker = node(page, "talk-until-released")
+        expect(talker.locator(".node-state")).to_have_text("Running", timeout=30_000)
+        talker.click()
+        panel = page.locator("#task-panel")
+        log = panel.locator("pre.log")
+        # The line the task printed, while it still runs (it waits for the release file).
+        expect(log).to_contain_text("halfway there", timeout=20_000)
+        expect(panel.locator(".log-status")).to_contain_text("Live")
+        assert "released, done" not in (log.text_content() or "")
+        expect(talker.locator(".node-state")).to_have_text("Running")
+        release.touch()
+        expect(talker.locator(".node-state")).to_have_text("Succeeded", timeout=30_000)
+        expect(panel.locator("pre.log")).to_contain_text("released, done", timeout=20_000)
+        expect(panel.locator("pre.log")).to_contain_text("halfway there")
+    finally:
+        release.touch()

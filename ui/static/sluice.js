@@ -114,6 +114,63 @@
     this.refresh(list);
   };
 
+  // --- live logs -----------------------------------------------------------------------------
+  // A running task's log is streamed from the API (`?follow=true`) into its <pre>; one stream
+  // at a time, stopped when the log view is replaced or the page is left.
+  var LOG_KEEP = 2 * 1024 * 1024;  // characters kept on screen; older ones are dropped
+  var logStream = null;
+
+  function stopLogStream() {
+    if (logStream) { logStream.abort(); logStream = null; }
+  }
+
+  function followLog(pre) {
+    stopLogStream();
+    var controller = new AbortController();
+    logStream = controller;
+    var decoder = new TextDecoder();
+    var status = pre.parentNode.querySelector(".log-status");
+    function append(text) {
+      if (!text) return;
+      var atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+      var all = pre.textContent + text;
+      pre.textContent = all.length > LOG_KEEP ? all.slice(all.length - LOG_KEEP) : all;
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+    }
+    function ended(message) {
+      if (logStream === controller) logStream = null;
+      if (status) status.textContent = message;
+      pre.dataset.followed = "done";
+    }
+    fetch(pre.dataset.followUrl, { credentials: "same-origin", signal: controller.signal })
+      .then(function (response) {
+        if (!response.ok || !response.body) { ended("The log cannot be followed (HTTP " + response.status + ")."); return null; }
+        var reader = response.body.getReader();
+        function pump() {
+          return reader.read().then(function (step) {
+            if (step.done) { append(decoder.decode()); ended("The attempt has ended; this is its whole log."); return null; }
+            if (!document.body.contains(pre)) { controller.abort(); return null; }
+            append(decoder.decode(step.value, { stream: true }));
+            return pump();
+          });
+        }
+        return pump();
+      })
+      .catch(function (error) {
+        if (error && error.name === "AbortError") return;
+        ended("The log stream was interrupted; reopen the task to resume.");
+      });
+  }
+
+  function wireLogs() {
+    var pre = document.querySelector("pre[data-follow-url]");
+    if (!pre) { stopLogStream(); return; }
+    if (!pre.dataset.followed) {
+      pre.dataset.followed = "live";
+      followLog(pre);
+    }
+  }
+
   // --- the run page --------------------------------------------------------------------------
   var runPage = null;
   var graph = null;
@@ -242,6 +299,7 @@
         var previous = selectedTask;
         selectedTask = "";
         markSelected();
+        stopLogStream();
         panel.innerHTML = '<p class="muted">Select a task in the graph to see its inputs, outputs, logs and artifacts.</p>';
         var node = document.querySelector('#graph [data-task-id="' + CSS.escape(previous) + '"][role="button"]');
         if (node) node.focus();
@@ -269,6 +327,8 @@
     document.body.addEventListener("htmx:afterSettle", function (event) {
       localizeTimes(event.target);
       wireForms(event.target);
+      wireLogs();
     });
+    window.addEventListener("pagehide", stopLogStream);
   });
 })();

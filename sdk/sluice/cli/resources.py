@@ -30,15 +30,24 @@ def _has_log(task: Task) -> bool:
 @click.argument("run_id")
 @click.argument("task", required=False)
 @click.option("--attempt", type=int, default=None, help="This attempt's log instead of the latest.")
+@click.option(
+    "-f", "--follow", is_flag=True, help="Print the task's log as it is written, until the task ends."
+)
 @server_options
 @handle_errors
-def logs_command(run_id: str, task: str | None, attempt: int | None, server: ServerOptions) -> None:
+def logs_command(
+    run_id: str, task: str | None, attempt: int | None, follow: bool, server: ServerOptions
+) -> None:
     """Print the log of a task of a run (by task id, name or display name), or of all its tasks."""
     out = sys.stdout.buffer
+    if follow and task is None:
+        raise click.UsageError("--follow follows one task: name it")
     with server.connect() as client:
         if task is not None:
-            for chunk in client.stream_task_log(run_id, task, attempt=attempt):
+            for chunk in client.stream_task_log(run_id, task, attempt=attempt, follow=follow):
                 out.write(chunk)
+                if follow:
+                    out.flush()
             out.flush()
             return
         run = client.get_run(run_id)

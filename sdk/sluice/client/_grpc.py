@@ -20,6 +20,7 @@ _OPTIONS = [
 ]
 _WATCH_RUN = "/sluice.v1.RunService/WatchRun"
 _DOWNLOAD = "/sluice.v1.ArtifactService/Download"
+_READ_TASK_LOG = "/sluice.v1.RunService/ReadTaskLog"
 # Doubles beyond 2**53 are not integers exactly; leave them as they are.
 _EXACT_INTEGERS = float(2**53)
 
@@ -177,10 +178,24 @@ class GrpcTransport:
         finally:
             _cancel(stream)
 
-    def task_log(self, *, run_id: str, task_id: str, attempt: int | None, log_uri: str) -> Iterator[bytes]:
-        if not log_uri:
-            raise errors.NotFound(f"task {task_id!r} of run {run_id!r} has no log")
-        return self.download(uri=log_uri)
+    def task_log(self, *, run_id: str, task_id: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
+        from sluice.v1 import runs_pb2
+
+        read = self._channel.unary_stream(
+            _READ_TASK_LOG,
+            request_serializer=runs_pb2.ReadTaskLogRequest.SerializeToString,
+            response_deserializer=runs_pb2.LogChunk.FromString,
+        )
+        stream = read(
+            runs_pb2.ReadTaskLogRequest(run_id=run_id, task_id=task_id, attempt=attempt or 0, follow=follow)
+        )
+        try:
+            for chunk in stream:
+                yield chunk.data
+        except grpc.RpcError as error:
+            raise translate(error, self._address) from None
+        finally:
+            _cancel(stream)
 
     def close(self) -> None:
         self._channel.close()

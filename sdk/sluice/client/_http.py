@@ -166,11 +166,15 @@ class HttpTransport:
     def download(self, *, artifact_id: str = "", uri: str = "") -> Iterator[bytes]:
         raise errors.Unimplemented("the HTTP API cannot download artifacts; use the gRPC transport")
 
-    def task_log(self, *, run_id: str, task_id: str, attempt: int | None, log_uri: str) -> Iterator[bytes]:
+    def task_log(self, *, run_id: str, task_id: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
         path = f"/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}/logs"
         params = {} if attempt is None else {"attempt": str(attempt)}
+        if follow:
+            params["follow"] = "true"
+        # A followed log may be quiet for as long as its task is.
+        timeout = self._stream_timeout(None) if follow else self._client.timeout
         try:
-            with self._client.stream("GET", path, params=params) as response:
+            with self._client.stream("GET", path, params=params, timeout=timeout) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _error(response)

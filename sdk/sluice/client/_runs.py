@@ -28,6 +28,9 @@ _RECONNECTS = 5
 _QUIET_SECONDS = 10.0
 """How long a watch waits for an event before it reads the run to see whether it finished."""
 
+_TASK_POLL_SECONDS = 0.5
+"""How often `stream_task_log(follow=True)` looks for a task the run has not made yet."""
+
 
 def _backoff(attempt: int) -> float:
     return float(min(0.2 * 2**attempt, 3.0))
@@ -286,18 +289,28 @@ class RunsApi(ExperimentsApi, PipelinesApi):
         except KeyError as error:
             raise errors.NotFound(str(error.args[0])) from None
 
-    def stream_task_log(self, run_id: str, task: str, *, attempt: int | None = None) -> Iterator[bytes]:
-        """The log of a task (its id, name or display name) as it is stored: the latest
-        attempt's, or `attempt`'s. Raises NotFound (no such task, or no log yet)."""
-        found = self._task(run_id, task)
-        log_uri = found.log_uri
-        if attempt is not None:
-            log_uri = next((a.log_uri for a in found.attempts if a.attempt == attempt), "")
-            if not log_uri:
-                raise errors.NotFound(f"task {task!r} of run {run_id} has no attempt {attempt} with a log")
-        return self._transport.task_log(
-            run_id=run_id, task_id=found.task_id, attempt=attempt, log_uri=log_uri
-        )
+    def stream_task_log(
+        self, run_id: str, task: str, *, attempt: int | None = None, follow: bool = False
+    ) -> Iterator[bytes]:
+        """The log of a task (its id, name or display name): the latest attempt's, or
+        `attempt`'s. As stored, or with `follow` as it is written, until the attempt (with no
+        `attempt`: the task, through its retries) ends; following waits for a task the run
+        has not started yet. Raises NotFound (no such task or attempt, or no log yet when
+        not following)."""
+        found = self._task_once_started(run_id, task) if follow else self._task(run_id, task)
+        return self._transport.task_log(run_id=run_id, task_id=found.task_id, attempt=attempt, follow=follow)
+
+    def _task_once_started(self, run_id: str, task: str) -> Task:
+        """The task once the run has made it: NotFound when the run ends without it."""
+        while True:
+            run = self.get_run(run_id)
+            made = any(task in (t.task_id, t.name, t.display_name) for t in run.tasks)
+            if made or run.finished:
+                try:
+                    return run.task(task)
+                except KeyError as error:
+                    raise errors.NotFound(str(error.args[0])) from None
+            time.sleep(_TASK_POLL_SECONDS)
 
     def read_task_log(self, run_id: str, task: str, *, attempt: int | None = None) -> str:
         """`stream_task_log` as text."""

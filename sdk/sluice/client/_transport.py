@@ -72,8 +72,13 @@ class Transport(Protocol):
         """The bytes of an artifact (by id) or of an object in the artifact store (by URI)."""
         ...
 
-    def task_log(self, *, run_id: str, task_id: str, attempt: int | None, log_uri: str) -> Iterator[bytes]:
-        """The log of a task attempt (`log_uri` is where the run's details say it is)."""
+    def task_log(self, *, run_id: str, task_id: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
+        """The log of a task: its latest attempt's, or `attempt`'s; with `follow`, as it
+        grows until the attempt (or, with no `attempt`, the task) ends.
+
+        Raises:
+            NotFound: no such run, task or attempt, or no log (yet, when not following).
+        """
         ...
 
     def close(self) -> None:

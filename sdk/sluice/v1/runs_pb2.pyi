@@ -604,19 +604,26 @@ class ReadTaskLogRequest(_message.Message):
     RUN_ID_FIELD_NUMBER: _builtins.int
     TASK_ID_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
+    FOLLOW_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     task_id: _builtins.str
     attempt: _builtins.int
+    """An attempt's log (attempts count from 1); 0 = the latest attempt's."""
+    follow: _builtins.bool
+    """Keep the stream open and send the log as it grows, until the attempt ends (with no
+    attempt given: until the task ends, moving on to each retry).
+    """
     def __init__(
         self,
         *,
         run_id: _builtins.str = ...,
         task_id: _builtins.str = ...,
         attempt: _builtins.int = ...,
+        follow: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "run_id", b"run_id", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "follow", b"follow", "run_id", b"run_id", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -81,6 +81,11 @@ class RunServiceStub:
                 request_serializer=sluice_dot_v1_dot_runs__pb2.WatchRunRequest.SerializeToString,
                 response_deserializer=sluice_dot_v1_dot_events__pb2.RunEvent.FromString,
                 _registered_method=True)
+        self.ReadTaskLog = channel.unary_stream(
+                '/sluice.v1.RunService/ReadTaskLog',
+                request_serializer=sluice_dot_v1_dot_runs__pb2.ReadTaskLogRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_runs__pb2.LogChunk.FromString,
+                _registered_method=True)
 
 
 class RunServiceServicer:
@@ -142,6 +147,13 @@ class RunServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadTaskLog(self, request, context):
+        """A task's log (a Sluice extension), served by the gateway from the artifact store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -189,6 +201,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.WatchRun,
                     request_deserializer=sluice_dot_v1_dot_runs__pb2.WatchRunRequest.FromString,
                     response_serializer=sluice_dot_v1_dot_events__pb2.RunEvent.SerializeToString,
+            ),
+            'ReadTaskLog': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadTaskLog,
+                    request_deserializer=sluice_dot_v1_dot_runs__pb2.ReadTaskLogRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_runs__pb2.LogChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -434,6 +451,33 @@ class RunService:
             '/sluice.v1.RunService/WatchRun',
             sluice_dot_v1_dot_runs__pb2.WatchRunRequest.SerializeToString,
             sluice_dot_v1_dot_events__pb2.RunEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadTaskLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sluice.v1.RunService/ReadTaskLog',
+            sluice_dot_v1_dot_runs__pb2.ReadTaskLogRequest.SerializeToString,
+            sluice_dot_v1_dot_runs__pb2.LogChunk.FromString,
             options,
             channel_credentials,
             insecure,

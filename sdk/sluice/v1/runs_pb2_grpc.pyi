@@ -45,6 +45,8 @@ class RunServiceStub:
     """Server streaming of a run's events, from the start of the run, ending after the
     event that finishes the run.
     """
+    ReadTaskLog: _grpc.UnaryStreamMultiCallable[_runs_pb2.ReadTaskLogRequest, _runs_pb2.LogChunk]
+    """A task's log (a Sluice extension), served by the gateway from the artifact store."""
 
 @_typing.type_check_only
 class RunServiceAsyncStub(RunServiceStub):
@@ -61,6 +63,8 @@ class RunServiceAsyncStub(RunServiceStub):
     """Server streaming of a run's events, from the start of the run, ending after the
     event that finishes the run.
     """
+    ReadTaskLog: _aio.UnaryStreamMultiCallable[_runs_pb2.ReadTaskLogRequest, _runs_pb2.LogChunk]  # type: ignore[assignment]
+    """A task's log (a Sluice extension), served by the gateway from the artifact store."""
 
 class RunServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -128,5 +132,13 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         """Server streaming of a run's events, from the start of the run, ending after the
         event that finishes the run.
         """
+
+    @_abc_1.abstractmethod
+    def ReadTaskLog(
+        self,
+        request: _runs_pb2.ReadTaskLogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_runs_pb2.LogChunk], _abc.AsyncIterator[_runs_pb2.LogChunk]]:
+        """A task's log (a Sluice extension), served by the gateway from the artifact store."""
 
 def add_RunServiceServicer_to_server(servicer: RunServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

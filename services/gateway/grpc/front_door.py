@@ -12,6 +12,7 @@ from services.core.errors import FailedPrecondition
 from services.gateway.backend import GatewayBackend, channel_options
 from services.gateway.config import MiB
 from services.gateway.grpc.forwarding import forwarding_handlers
+from services.gateway.grpc.task_logs import READ_TASK_LOG_PATH, TaskLogReader
 from services.gateway.grpc.watch import WATCH_RUN_PATH, RunWatcher
 
 
@@ -22,7 +23,7 @@ def host_port(host: str, port: int) -> str:
 class GrpcFrontDoor:
     """Serves every ``sluice.v1.*Service`` method: each is forwarded, as raw bytes, to the
     backend that owns it, except ``RunService/WatchRun``, served here from the backend's
-    event source."""
+    event source, and ``RunService/ReadTaskLog``, served here from the artifact store."""
 
     def __init__(
         self,
@@ -62,11 +63,15 @@ class GrpcFrontDoor:
         if self._server is not None or self._closed:
             raise FailedPrecondition("the gRPC front door can be started once")
         watcher = RunWatcher(self._backend, stopping=self._stopping)
+        logs = TaskLogReader(self._backend, stopping=self._stopping)
         # Without SO_REUSEPORT off, a second gateway on a taken port would start and share it.
         options = [*channel_options(self._max_message_bytes), ("grpc.so_reuseport", 0)]
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers(
-            forwarding_handlers(self._backend, served_here={WATCH_RUN_PATH: watcher.handler()})
+            forwarding_handlers(
+                self._backend,
+                served_here={WATCH_RUN_PATH: watcher.handler(), READ_TASK_LOG_PATH: logs.handler()},
+            )
         )
         self._server = server
         self._port = server.add_insecure_port(host_port(self._host, self._requested_port))

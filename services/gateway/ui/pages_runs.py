@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 import yaml
@@ -247,14 +248,15 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
         run = await data.get_run(run_id)
         task = find_task(run, task_id)
         attempt = request.query_params.get("attempt", "")
-        uri = task.get("log_uri", "")
-        if attempt:
-            uri = next(
-                (a.get("log_uri", "") for a in task.get("attempts", []) if str(a.get("attempt")) == attempt),
-                "",
-            )
+        attempts = task.get("attempts", [])
+        chosen = next((a for a in attempts if str(a.get("attempt")) == attempt), None) if attempt else None
+        latest = max(attempts, key=lambda a: int(a.get("attempt", 0)), default=None)
+        running = task.get("state", "") in ACTIVE_STATES or not task.get("state")
+        # A running attempt's log is streamed into the page (see sluice.js), not read here.
+        live = running and (chosen is None or chosen is latest)
+        uri = chosen.get("log_uri", "") if chosen is not None else task.get("log_uri", "")
         text, truncated, missing = "", False, not uri
-        if uri:
+        if uri and not live:
             try:
                 raw, truncated = await data.read(uri=uri, limit=LOG_LIMIT)
                 text = raw.decode("utf-8", errors="replace")
@@ -262,6 +264,9 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
                 if error.code() != grpc.StatusCode.NOT_FOUND:
                     raise
                 missing = True
+        follow_url = f"/apis/v2beta1/runs/{quote(run_id)}/tasks/{quote(task_id)}/logs?follow=true"
+        if attempt:
+            follow_url += f"&attempt={quote(attempt)}"
         return render.page(
             "_task_log.html",
             run_id=run_id,
@@ -270,7 +275,8 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
             text=text,
             truncated=truncated,
             missing=missing,
-            polling=missing and (task.get("state", "") in ACTIVE_STATES or not task.get("state")),
+            live=live,
+            follow_url=follow_url,
         )
 
     @router.get("/runs/{run_id}/artifacts/{artifact_id}/view")

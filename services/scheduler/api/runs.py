@@ -1,8 +1,9 @@
 """`sluice.v1.RunService`: create, read, list, archive, delete, terminate and retry runs.
 
 A run is validated completely (spec, runtime parameters, experiment) before the
-`RunController` sees it; the controller stores it and schedules it. `WatchRun` is served
-by the gateway, from the run's event stream, not here.
+`RunController` sees it; the controller stores it and schedules it. `WatchRun` and
+`ReadTaskLog` are served by the gateway, from the run's event stream and the artifact
+store, not here.
 """
 
 from __future__ import annotations
@@ -142,3 +143,10 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
         # Never reached (abort raises); the yield makes this the async generator a
         # server-streaming method is.
         yield events_pb2.RunEvent()
+
+    async def ReadTaskLog(
+        self, request: runs_pb2.ReadTaskLogRequest, context: Context
+    ) -> AsyncIterator[runs_pb2.LogChunk]:
+        """Served by the gateway; the scheduler answers UNIMPLEMENTED."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "ReadTaskLog is served by the gateway")
+        yield runs_pb2.LogChunk()

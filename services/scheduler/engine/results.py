@@ -51,6 +51,9 @@ def apply_report(
         attempt.state = RuntimeState.RUNNING
         attempt.start_time = report.time
         attempt.executor_id = report.executor_id
+        # Where the log will be, so that it can be followed while the attempt runs.
+        attempt.log_uri = report.log_uri or attempt.log_uri
+        task.log_uri = attempt.log_uri or task.log_uri
         task.pod_name = report.pod_name or task.pod_name
         transition(task, RuntimeState.RUNNING, report.time)
         return True
@@ -60,9 +63,9 @@ def apply_report(
     attempt.start_time = attempt.start_time or report.time
     attempt.end_time = report.time
     attempt.error = report.error
-    attempt.log_uri = report.log_uri
+    attempt.log_uri = report.log_uri or attempt.log_uri
     attempt.exit_code = report.exit_code
-    task.log_uri = report.log_uri or task.log_uri
+    task.log_uri = attempt.log_uri or task.log_uri
     # The executor learns the pod's name only once it has created it, after RUNNING.
     task.pod_name = report.pod_name or task.pod_name
     if report.state is RuntimeState.SUCCEEDED:

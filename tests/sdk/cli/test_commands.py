@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import yaml
 from sluice.cli.options import EXIT_RUN_FAILED, EXIT_SERVER, EXIT_USAGE
 
@@ -207,3 +210,52 @@ def test_compile_uses_kfp_for_a_kfp_pipeline(sluice: Invoke, tmp_path: Path) -> 
 
     assert result.exit_code == 0, result.output
     assert yaml.safe_load(package.read_text())["sdkVersion"].startswith("kfp-")
+
+
+def test_logs_follow_prints_a_task_log_as_it_is_written(
+    sluice: Invoke, sluice_server: RunningSluice, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    submitted = sluice(
+        "run", f"{PIPELINES}:talking_pipeline", "-p", f"release={release}", "--no-wait", "--no-cache"
+    )
+    assert submitted.exit_code == 0, submitted.output
+    run_id = submitted.stdout.strip()
+    stored_while_running = threading.Event()
+
+    def release_once_the_first_line_is_stored() -> None:
+        # The task waits for `release`; it is set only once its first line can be read.
+        deadline = time.monotonic() + 60
+        api = f"{sluice_server.http_url}/apis/v2beta1/runs/{run_id}"
+        try:
+            while time.monotonic() < deadline:
+                run = httpx.get(api, timeout=10).json()
+                for task in run.get("run_details", {}).get("task_details", []):
+                    if task.get("display_name") == "talk-until-released" and task.get("state") == "RUNNING":
+                        url = f"{api}/tasks/{task['task_id']}/logs"
+                        if "halfway there" in httpx.get(url, timeout=10).text:
+                            stored_while_running.set()
+                            return
+                time.sleep(0.1)
+        finally:
+            release.touch()
+
+    releaser = threading.Thread(target=release_once_the_first_line_is_stored)
+    releaser.start()
+    try:
+        # Right after submitting: following waits for the task to start.
+        followed = sluice("logs", run_id, "talk-until-released", "--follow")
+    finally:
+        releaser.join(timeout=90)
+        release.touch()
+
+    assert followed.exit_code == 0, followed.output
+    assert stored_while_running.is_set()
+    assert followed.stdout.index("halfway there") < followed.stdout.index("released, done")
+
+
+def test_logs_follow_needs_a_task(sluice: Invoke) -> None:
+    result = sluice("logs", "some-run", "--follow")
+
+    assert result.exit_code == EXIT_USAGE
+    assert "--follow follows one task" in result.output

@@ -72,3 +72,23 @@ def fail_until_marker(marker: str) -> str:
 @dsl.pipeline(name="client-flaky")
 def flaky_pipeline(marker: str) -> str:
     return fail_until_marker(marker=marker).output
+
+
+@dsl.component
+def talk_until_released(release: str) -> None:
+    """Prints a line, then waits (at most two minutes) for the file `release` to exist."""
+    import os
+    import time
+
+    print("halfway there", flush=True)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(release):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{release} never appeared")
+        time.sleep(0.05)
+    print("released, done")
+
+
+@dsl.pipeline(name="client-talk")
+def talking_pipeline(release: str) -> None:
+    talk_until_released(release=release)

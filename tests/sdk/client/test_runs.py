@@ -10,7 +10,13 @@ from sluice.client import Client, EventKind, Page, Run, RunState, errors
 from sluice.compiler import Compiler
 
 from tests.sdk.client.conftest import unique
-from tests.sdk.client.pipelines import add_pipeline, failing_pipeline, flaky_pipeline, sleeping_pipeline
+from tests.sdk.client.pipelines import (
+    add_pipeline,
+    failing_pipeline,
+    flaky_pipeline,
+    sleeping_pipeline,
+    talking_pipeline,
+)
 
 
 def test_a_pipeline_function_runs_and_wait_returns_the_finished_run(client: Client) -> None:
@@ -141,6 +147,27 @@ def test_task_logs_by_name_id_and_attempt(client: Client) -> None:
         client.read_task_log(run.run_id, "nope")
     with pytest.raises(errors.NotFound):
         client.read_task_log(run.run_id, "shout", attempt=7)
+
+
+def test_following_a_task_log_streams_it_while_the_task_runs(client: Client, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    run = client.run_pipeline(talking_pipeline, {"release": str(release)}, enable_caching=False)
+    received = b""
+    try:
+        chunks = client.stream_task_log(run.run_id, "talk-until-released", follow=True)
+        deadline = time.monotonic() + 60
+        while b"halfway there" not in received and time.monotonic() < deadline:
+            received += next(chunks)
+        # The task still waits for its release: the line came while it ran.
+        assert client.get_run(run.run_id).task("talk-until-released").state is RunState.RUNNING
+        release.touch()
+        received += b"".join(chunks)  # ends by itself with the task
+    finally:
+        release.touch()
+    text = received.decode()
+    assert text.index("halfway there") < text.index("released, done")
+    assert client.wait(run.run_id, timeout=60).succeeded
+    assert client.read_task_log(run.run_id, "talk-until-released") == text
 
 
 def test_failing_runs_carry_the_task_error(client: Client) -> None:

@@ -77,10 +77,16 @@ class GateLauncher:
 
 
 class Artifacts:
-    """What the worker needs of the artifact service: keeping logs, recording outputs."""
+    """What the worker needs of the artifact service: keeping logs (kept in `objects`),
+    recording outputs."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
 
     async def upload_file(self, path: Path, uri: str) -> int:
-        return 0
+        data = await asyncio.to_thread(path.read_bytes)
+        self.objects[uri] = data
+        return len(data)
 
     async def register(self, records: list[ArtifactRecord]) -> None:
         return None
@@ -114,11 +120,16 @@ def launcher() -> GateLauncher:
 
 
 def make_worker(
-    bus: MemoryBus, launcher: GateLauncher, tmp_path: Path, *, lease_seconds: float | None = None
+    bus: MemoryBus,
+    launcher: GateLauncher,
+    tmp_path: Path,
+    *,
+    lease_seconds: float | None = None,
+    artifacts: Artifacts | None = None,
 ) -> ExecutorWorker:
     return ExecutorWorker(
         bus=bus,
-        artifacts=cast(ArtifactClient, Artifacts()),
+        artifacts=cast(ArtifactClient, artifacts or Artifacts()),
         launcher=launcher,
         stager=LocalFileStager(),
         work_root=tmp_path / "work",
@@ -126,6 +137,7 @@ def make_worker(
         heartbeat_seconds=HEARTBEAT,
         lease_seconds=lease_seconds,
         executor_id="executor-a",
+        log_upload_seconds=0.05,
     )
 
 
@@ -155,16 +167,21 @@ async def settled(bus: MemoryBus) -> None:
     await backlog_down_to(bus, 0)
 
 
-async def results(bus: MemoryBus) -> list[str]:
-    """The states reported so far, in order."""
+async def reports(bus: MemoryBus) -> list[tasks_pb2.TaskResult]:
+    """The results reported so far, in order."""
     queue = await bus.work_queue(RESULTS_STREAM, RESULTS_CONSUMER, max_in_flight=100)
     try:
         items = await queue.fetch(max_wait=0.2)
         for item in items:
             await item.nak()
-        return [common_pb2.RuntimeState.Name(tasks_pb2.TaskResult.FromString(i.data).state) for i in items]
+        return [tasks_pb2.TaskResult.FromString(item.data) for item in items]
     finally:
         await queue.aclose()
+
+
+async def results(bus: MemoryBus) -> list[str]:
+    """The states reported so far, in order."""
+    return [common_pb2.RuntimeState.Name(result.state) for result in await reports(bus)]
 
 
 async def test_a_worker_that_cannot_heartbeat_stops_the_attempt_and_leaves_it_to_the_next(
@@ -232,3 +249,34 @@ async def test_a_second_dispatch_of_a_running_attempt_is_dropped(
         await worker.aclose(grace_seconds=1)
     assert launcher.started == [KEY]
     assert await results(bus) == ["RUNNING", "SUCCEEDED"]
+
+
+class TalkingLauncher(GateLauncher):
+    """Writes a line to the attempt's log, then waits like GateLauncher."""
+
+    async def launch(self, request: LaunchRequest) -> LaunchOutcome:
+        request.log_path.parent.mkdir(parents=True, exist_ok=True)
+        request.log_path.write_text("halfway there\n")
+        return await super().launch(request)
+
+
+async def test_a_running_attempts_log_is_stored_before_it_ends(bus: MemoryBus, tmp_path: Path) -> None:
+    launcher, artifacts = TalkingLauncher(), Artifacts()
+    worker = make_worker(bus, launcher, tmp_path, artifacts=artifacts)
+    stored_at = "file:///root/p/run-1/logs/task-1-1.log"
+    await worker.start()
+    try:
+        await bus.publish(DISPATCH_SUBJECT, dispatch(), msg_id=KEY)
+        await wait_until(lambda: launcher.started == [KEY])
+        # The task still runs (the launcher holds it) and its log is in the store already.
+        await wait_until(lambda: b"halfway there" in artifacts.objects.get(stored_at, b""))
+        assert launcher.running == 1
+        [running] = await reports(bus)
+        assert (running.state, running.log_uri) == (common_pb2.RUNNING, stored_at)
+        launcher.release.set()
+        await settled(bus)
+    finally:
+        await worker.aclose(grace_seconds=1)
+    [_, ended] = await reports(bus)
+    assert (ended.state, ended.log_uri) == (common_pb2.SUCCEEDED, stored_at)
+    assert artifacts.objects[stored_at].startswith(b"halfway there\n")

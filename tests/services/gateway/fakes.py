@@ -377,6 +377,14 @@ class FakeRuns(runs_pb2_grpc.RunServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "WatchRun is served by the gateway")
         yield events_pb2.RunEvent()
 
+    async def ReadTaskLog(
+        self, request: runs_pb2.ReadTaskLogRequest, context: Ctx
+    ) -> AsyncIterator[runs_pb2.LogChunk]:
+        # Served by the gateway from the artifact store; never forwarded.
+        self.recorder.record("ReadTaskLog", request, context)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "ReadTaskLog is served by the gateway")
+        yield runs_pb2.LogChunk()
+
 
 class FakeRecurringRuns(recurring_runs_pb2_grpc.RecurringRunServiceServicer):
     def __init__(self, recorder: Recorder) -> None:

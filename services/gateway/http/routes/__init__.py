@@ -12,6 +12,7 @@ from services.gateway.http.routes import (
     run_events,
     run_outputs,
     runs,
+    task_logs,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -20,6 +21,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     pipelines.router,
     runs.router,
     run_outputs.router,
+    task_logs.router,
     run_events.router,
     recurring_runs.router,
 )

@@ -257,3 +257,62 @@ async def test_a_taken_port_fails_to_start(fakes: FakeBackends, events: InMemory
             await second.start()
         await second.aclose()
     await backend.aclose()
+
+
+def _run_with_a_running_task(fakes: FakeBackends) -> runs_pb2.PipelineTaskDetail:
+    run = fakes.runs.add(runs_pb2.Run(run_id="r1", state=common_pb2.RUNNING))
+    task = run.run_details.task_details.add(task_id="t1", log_uri="mem://logs/t1/1", state=common_pb2.RUNNING)
+    task.attempts.add(attempt=1, log_uri="mem://logs/t1/1", state=common_pb2.RUNNING)
+    return task
+
+
+async def test_read_task_log_is_served_here_from_the_artifact_store(
+    channel: grpc.aio.Channel, fakes: FakeBackends
+) -> None:
+    _run_with_a_running_task(fakes)
+    fakes.artifacts.put("mem://logs/t1/1", b"step 1\n" * 3000)  # several chunks
+    stub = runs_pb2_grpc.RunServiceStub(channel)
+
+    chunks = [c async for c in stub.ReadTaskLog(runs_pb2.ReadTaskLogRequest(run_id="r1", task_id="t1"))]
+
+    assert b"".join(c.data for c in chunks) == b"step 1\n" * 3000
+    assert "ReadTaskLog" not in fakes.recorder.methods()  # not forwarded to the scheduler
+
+
+async def test_read_task_log_follows_a_running_task_until_it_ends(
+    channel: grpc.aio.Channel, fakes: FakeBackends
+) -> None:
+    task = _run_with_a_running_task(fakes)
+    fakes.artifacts.put("mem://logs/t1/1", b"epoch 1\n")
+    stub = runs_pb2_grpc.RunServiceStub(channel)
+    call = stub.ReadTaskLog(runs_pb2.ReadTaskLogRequest(run_id="r1", task_id="t1", follow=True))
+
+    async with asyncio.timeout(10):
+        first = await call.read()
+        assert isinstance(first, runs_pb2.LogChunk)
+        fakes.artifacts.put("mem://logs/t1/1", b"epoch 1\nepoch 2\n")
+        task.state = task.attempts[0].state = common_pb2.SUCCEEDED
+        rest = b""
+        while (chunk := await call.read()) is not grpc.aio.EOF:
+            assert isinstance(chunk, runs_pb2.LogChunk)
+            rest += chunk.data
+
+    assert first.data + rest == b"epoch 1\nepoch 2\n"
+
+
+async def test_read_task_log_of_unknown_things_is_not_found(
+    channel: grpc.aio.Channel, fakes: FakeBackends
+) -> None:
+    _run_with_a_running_task(fakes)
+    stub = runs_pb2_grpc.RunServiceStub(channel)
+
+    request = runs_pb2.ReadTaskLogRequest
+    for asked, message in [
+        (request(run_id="nope", task_id="t1"), "run 'nope' not found"),
+        (request(run_id="r1", task_id="nope", follow=True), "task 'nope' not found"),
+        (request(run_id="r1", task_id="t1", attempt=4), "log of task 't1 attempt 4' not found"),
+        (request(run_id="r1", task_id="t1"), "object 'mem://logs/t1/1' not found"),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            [c async for c in stub.ReadTaskLog(asked)]
+        assert (raised.value.code(), raised.value.details()) == (grpc.StatusCode.NOT_FOUND, message)

@@ -327,3 +327,28 @@ def test_the_pod_named_in_the_final_report_is_kept() -> None:
         )
 
     assert (task.state, task.pod_name) == (RuntimeState.FAILED, "p-add-1")
+
+
+def test_the_log_named_when_an_attempt_starts_is_kept_unless_its_end_names_another() -> None:
+    """The executor says where the log goes when the attempt starts, so it can be followed."""
+    harness = Harness(_pipeline({"add": _add("add", ParameterInput(Constant(1)))}), {"x": 0})
+    harness.settle()
+    task = harness.task("add")
+    apply_report(
+        task,
+        AttemptReport(
+            task_id=task.task_id, attempt=1, state=RuntimeState.RUNNING, time=NOW, log_uri="s3://b/1.log"
+        ),
+        retry=None,
+        canceling=False,
+    )
+    assert (task.log_uri, task.attempts[0].log_uri) == ("s3://b/1.log", "s3://b/1.log")
+
+    # An attempt that ends without a log of its own (it never started a process) keeps it.
+    apply_report(
+        task,
+        AttemptReport(task_id=task.task_id, attempt=1, state=RuntimeState.FAILED, time=NOW),
+        retry=None,
+        canceling=False,
+    )
+    assert (task.log_uri, task.attempts[0].log_uri) == ("s3://b/1.log", "s3://b/1.log")
