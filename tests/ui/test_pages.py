@@ -203,3 +203,52 @@ def test_runs_are_archived_restored_terminated_and_retried(http: httpx.Client, u
     assert again["state"] in ("PENDING", "RUNNING")
     http.post(f"/runs/{run_id}/terminate", data={})
     assert ui_server.wait_for_run(run_id)["state"] == "CANCELED"
+
+
+def test_runs_experiments_pipelines_and_versions_are_deleted(http: httpx.Client, ui_server: UiServer) -> None:
+    pipeline_id, first_version = upload(http, ui_server, "pages-deletes")
+    with ui_server.package.open("rb") as package:
+        second = http.post(f"/pipelines/{pipeline_id}/upload", files={"package": ("v2.yaml", package)})
+    second_version = second.headers["location"].rsplit("/", 1)[1]
+    experiment = http.post("/experiments", data={"display_name": "pages-deletes-exp"}).headers["location"]
+    experiment_id = experiment.rsplit("/", 1)[1]
+    created = http.post(
+        "/runs/new",
+        data={
+            "pipeline_id": pipeline_id,
+            "version_id": first_version,
+            "experiment_id": experiment_id,
+            "display_name": "run to delete",
+            "param.seconds": "0.1",
+        },
+    )
+    run_id = created.headers["location"].rsplit("/", 1)[1]
+    ui_server.wait_for_run(run_id)
+    assert f'action="/runs/{run_id}/delete"' in http.get(f"/runs/{run_id}").text
+
+    # A run: gone from the API and the lists; the redirect goes to the run list.
+    deleted = http.post(f"/runs/{run_id}/delete", data={"next": "/runs"})
+    assert (deleted.status_code, deleted.headers["location"]) == (303, "/runs")
+    assert http.get(f"/apis/v2beta1/runs/{run_id}").status_code == 404
+    assert http.get(f"/runs/{run_id}").status_code == 404
+
+    # An experiment.
+    assert f'action="/experiments/{experiment_id}/delete"' in http.get(experiment).text
+    assert http.post(f"{experiment}/delete", data={}).headers["location"] == "/experiments"
+    assert http.get(f"/apis/v2beta1/experiments/{experiment_id}").status_code == 404
+    assert experiment_id not in http.get("/experiments").text
+
+    # One version, then the pipeline with the rest of its versions.
+    version_page = f"/pipelines/{pipeline_id}/versions/{second_version}"
+    assert f'action="{version_page}/delete"' in http.get(version_page).text
+    assert http.post(f"{version_page}/delete").headers["location"] == f"/pipelines/{pipeline_id}"
+    versions = http.get(f"/apis/v2beta1/pipelines/{pipeline_id}/versions").json()["pipeline_versions"]
+    assert [v["pipeline_version_id"] for v in versions] == [first_version]
+    assert "1 version(s)" in http.get(f"/pipelines/{pipeline_id}").text
+    assert http.post(f"/pipelines/{pipeline_id}/delete").headers["location"] == "/pipelines"
+    assert http.get(f"/apis/v2beta1/pipelines/{pipeline_id}").status_code == 404
+    assert http.get(f"/apis/v2beta1/pipelines/{pipeline_id}/versions/{first_version}").status_code == 404
+
+    # Unknown things are 404 pages, not errors.
+    assert http.post("/pipelines/nope/delete").status_code == 404
+    assert http.post("/runs/nope/delete", data={}).status_code == 404

@@ -114,6 +114,12 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
             await backend.experiments.UnarchiveExperiment(
                 experiments_pb2.UnarchiveExperimentRequest(experiment_id=experiment_id)
             )
+        elif action == "delete":
+            # As KFP: the experiment's runs and recurring runs stay, without an experiment.
+            await backend.experiments.DeleteExperiment(
+                experiments_pb2.DeleteExperimentRequest(experiment_id=experiment_id)
+            )
+            return see_other(safe_next(form_text(form, "next"), "/experiments"))
         else:
             raise InvalidArgument(f"no experiment action {action!r}")
         return see_other(safe_next(form_text(form, "next"), f"/experiments/{experiment_id}"))

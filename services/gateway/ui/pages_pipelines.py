@@ -86,6 +86,22 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
         )
         return see_other(f"/pipelines/{pipeline_id}/versions/{version.pipeline_version_id}")
 
+    @router.post("/pipelines/{pipeline_id}/delete")
+    async def delete_pipeline(pipeline_id: str) -> Response:
+        # With its versions (KFP's `cascade`); runs made from them keep their specs.
+        await backend.pipelines.DeletePipeline(
+            pipelines_pb2.DeletePipelineRequest(pipeline_id=pipeline_id, cascade=True)
+        )
+        return see_other("/pipelines")
+
+    @router.post("/pipelines/{pipeline_id}/versions/{version_id}/delete")
+    async def delete_version(pipeline_id: str, version_id: str) -> Response:
+        request = pipelines_pb2.DeletePipelineVersionRequest(
+            pipeline_id=pipeline_id, pipeline_version_id=version_id
+        )
+        await backend.pipelines.DeletePipelineVersion(request)
+        return see_other(f"/pipelines/{pipeline_id}")
+
     @router.get("/pipelines/{pipeline_id}")
     async def pipeline(pipeline_id: str, request: Request) -> Response:
         token = request.query_params.get("page_token", "")

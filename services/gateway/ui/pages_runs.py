@@ -39,6 +39,7 @@ _ACTIONS = {
     "unarchive": "UnarchiveRun",
     "terminate": "TerminateRun",
     "retry": "RetryRun",
+    "delete": "DeleteRun",
 }
 
 
@@ -323,4 +324,6 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
             raise NotFound("run action", action)
         form = await read_form(request)
         await getattr(data.backend.runs, method)(runs_pb2.RunIdRequest(run_id=run_id))
-        return see_other(safe_next(form_text(form, "next"), f"/runs/{run_id}"))
+        # A deleted run has no page to go back to.
+        here = "/runs" if action == "delete" else f"/runs/{run_id}"
+        return see_other(safe_next(form_text(form, "next"), here))
