@@ -206,6 +206,49 @@ def test_pipelines_and_versions(
     assert status_of(lambda: client.get_pipeline(pipeline.pipeline_id)) == 404
 
 
+def test_pipelines_and_versions_are_updated(kfp_client: kfp.Client, packages: dict[str, Path]) -> None:
+    # kfp.Client has no update methods; its generated PipelineServiceApi has (PATCH, the
+    # whole object as the body, no update_mask).
+    client = kfp_client
+    api = client._pipelines_api
+    pipeline = client.upload_pipeline(
+        str(packages["linear"]), pipeline_name=unique("upd"), description="adds"
+    )
+    (version,) = client.list_pipeline_versions(pipeline.pipeline_id).pipeline_versions
+
+    updated = api.pipeline_service_update_pipeline(
+        pipeline.pipeline_id, models.V2beta1Pipeline(display_name="Linear", tags={"team": "ml"})
+    )
+    assert (updated.pipeline_id, updated.name, updated.description) == (
+        pipeline.pipeline_id,
+        pipeline.name,
+        "adds",
+    )
+    assert (updated.display_name, updated.tags) == ("Linear", {"team": "ml"})
+    # Read, modify, write back the whole object (timestamps included) as KFP users do.
+    fetched = client.get_pipeline(pipeline.pipeline_id)
+    assert fetched.display_name == "Linear"
+    fetched.description = "adds, twice"
+    rewritten = api.pipeline_service_update_pipeline(pipeline.pipeline_id, fetched)
+    assert rewritten == fetched
+    changed = api.pipeline_service_update_pipeline_version(
+        pipeline.pipeline_id,
+        version.pipeline_version_id,
+        models.V2beta1PipelineVersion(display_name="stable", code_source_url="https://example.invalid/src"),
+    )
+    assert (changed.display_name, changed.code_source_url) == ("stable", "https://example.invalid/src")
+    assert changed.pipeline_spec == version.pipeline_spec
+    listed = client.list_pipeline_versions(pipeline.pipeline_id).pipeline_versions
+    assert [v.display_name for v in listed] == ["stable"]
+
+    renamed = models.V2beta1Pipeline(name="renamed")
+    assert status_of(lambda: api.pipeline_service_update_pipeline(pipeline.pipeline_id, renamed)) == 400
+    absent = models.V2beta1Pipeline(display_name="x")
+    assert status_of(lambda: api.pipeline_service_update_pipeline(unique("absent"), absent)) == 404
+    client.delete_pipeline_version(pipeline.pipeline_id, version.pipeline_version_id)
+    client.delete_pipeline(pipeline.pipeline_id)
+
+
 # --- runs ------------------------------------------------------------------------------------
 
 

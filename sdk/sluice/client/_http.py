@@ -82,9 +82,9 @@ class HttpTransport:
             )
         route: HttpRoute = rpc.http
         rest = dict(request)
-        path = route.path.format(
-            **{name: quote(str(rest.pop(name, "")), safe="") for name in _fields(route.path)}
-        )
+        path = route.path
+        for name in _fields(route.path):
+            path = path.replace(f"{{{name}}}", quote(str(_path_value(rest, name)), safe=""))
         body: Any = None
         if route.body == "*":
             body, rest = rest, {}
@@ -197,6 +197,17 @@ def _timed_out(run_id: str) -> errors.DeadlineExceeded:
 def _check(deadline: float | None, run_id: str) -> None:
     if deadline is not None and time.monotonic() > deadline:
         raise _timed_out(run_id)
+
+
+def _path_value(request: dict[str, Any], name: str) -> Any:
+    """The value of a path field: a top-level one is taken out of the request; a nested
+    one (`pipeline.pipeline_id`) is read and stays in its message, the body."""
+    if "." not in name:
+        return request.pop(name, "")
+    value: Any = request
+    for part in name.split("."):
+        value = value.get(part, "") if isinstance(value, Mapping) else ""
+    return value
 
 
 def _fields(template: str) -> list[str]:

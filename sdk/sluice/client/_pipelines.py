@@ -1,7 +1,8 @@
-"""Pipelines and their versions: upload (a file or a function), get, list, delete."""
+"""Pipelines and their versions: upload (a file or a function), get, list, update, delete."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,19 @@ def _upload_fields(
     if tags:
         fields["tags"] = dict(tags)
     return fields
+
+
+def _update_request(resource: str, ids: Mapping[str, str], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """An Update* request: the `resource` message with its ids and the changes given (None:
+    unchanged), and a mask naming those, so that "" and {} clear a field."""
+    given = {
+        name: dict(value) if isinstance(value, Mapping) else value
+        for name, value in changes.items()
+        if value is not None
+    }
+    # A FieldMask in protobuf JSON: lowerCamelCase paths, comma-separated.
+    mask = ",".join(re.sub(r"_([a-z])", lambda match: match[1].upper(), name) for name in given)
+    return {resource: {**ids, **given}, "update_mask": mask}
 
 
 class PipelinesApi(ApiBase):
@@ -101,6 +115,28 @@ class PipelinesApi(ApiBase):
         )
         return _convert.page(self._call(_rpc.LIST_PIPELINES, request), "pipelines", _convert.pipeline)
 
+    def update_pipeline(
+        self,
+        pipeline_id: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Pipeline:
+        """Change a pipeline's display name, description or tags (replaced as a whole); the
+        pipeline as it is now. None leaves a field as it is; "" or {} clears it.
+
+        Raises:
+            NotFound: no such pipeline.
+            InvalidArgument: an empty display name.
+        """
+        request = _update_request(
+            "pipeline",
+            {"pipeline_id": pipeline_id},
+            {"display_name": display_name, "description": description, "tags": tags},
+        )
+        return _convert.pipeline(self._call(_rpc.UPDATE_PIPELINE, request))
+
     def delete_pipeline(self, pipeline_id: str, *, cascade: bool = False) -> None:
         """Delete a pipeline; with `cascade`, its versions too (else it must have none).
 
@@ -134,6 +170,36 @@ class PipelinesApi(ApiBase):
         )
         data = self._call(_rpc.LIST_PIPELINE_VERSIONS, request)
         return _convert.page(data, "pipeline_versions", _convert.pipeline_version)
+
+    def update_pipeline_version(
+        self,
+        pipeline_id: str,
+        pipeline_version_id: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        code_source_url: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> PipelineVersion:
+        """Change a version's display name, description, code source URL or tags (replaced
+        as a whole); the version as it is now. None leaves a field as it is; "" or {}
+        clears it. The spec and the name never change: upload a new version instead.
+
+        Raises:
+            NotFound: no such version of this pipeline.
+            InvalidArgument: an empty display name.
+        """
+        request = _update_request(
+            "pipeline_version",
+            {"pipeline_id": pipeline_id, "pipeline_version_id": pipeline_version_id},
+            {
+                "display_name": display_name,
+                "description": description,
+                "code_source_url": code_source_url,
+                "tags": tags,
+            },
+        )
+        return _convert.pipeline_version(self._call(_rpc.UPDATE_PIPELINE_VERSION, request))
 
     def delete_pipeline_version(self, pipeline_id: str, pipeline_version_id: str) -> None:
         request = {"pipeline_id": pipeline_id, "pipeline_version_id": pipeline_version_id}

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 class HttpRoute:
     method: str
     path: str
-    """Under /apis/v2beta1; `{field}`s are taken from the request."""
+    """Under /apis/v2beta1; `{field}`s are taken from the request, `{message.field}`s read
+    from a message in it (which stays in the body)."""
     body: str | None = None
     """The request field sent as the JSON body; "*" for the whole request; None for none."""
 
@@ -97,6 +98,12 @@ LIST_PIPELINES = _pipelines(
     "pipelines_pb2.ListPipelinesResponse",
     HttpRoute("GET", "/pipelines"),
 )
+UPDATE_PIPELINE = _pipelines(
+    "UpdatePipeline",
+    "UpdatePipelineRequest",
+    "pipelines_pb2.Pipeline",
+    HttpRoute("PATCH", "/pipelines/{pipeline.pipeline_id}", body="pipeline"),
+)
 DELETE_PIPELINE = _pipelines(
     "DeletePipeline", "DeletePipelineRequest", _EMPTY, HttpRoute("DELETE", _PIPELINE)
 )
@@ -111,6 +118,16 @@ LIST_PIPELINE_VERSIONS = _pipelines(
     "ListPipelineVersionsRequest",
     "pipelines_pb2.ListPipelineVersionsResponse",
     HttpRoute("GET", _PIPELINE + "/versions"),
+)
+UPDATE_PIPELINE_VERSION = _pipelines(
+    "UpdatePipelineVersion",
+    "UpdatePipelineVersionRequest",
+    "pipelines_pb2.PipelineVersion",
+    HttpRoute(
+        "PATCH",
+        "/pipelines/{pipeline_version.pipeline_id}/versions/{pipeline_version.pipeline_version_id}",
+        body="pipeline_version",
+    ),
 )
 DELETE_PIPELINE_VERSION = _pipelines(
     "DeletePipelineVersion", "DeletePipelineVersionRequest", _EMPTY, HttpRoute("DELETE", _VERSION)

@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from sluice.v1 import common_pb2 as sluice_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sluice/v1/pipelines.proto\x12\tsluice.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16sluice/v1/common.proto\"\xf5\x01\n\x08Pipeline\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12+\n\x04tags\x18\x07 \x03(\x0b\x32\x1d.sluice.v1.Pipeline.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1b\n\x03Url\x12\x14\n\x0cpipeline_url\x18\x01 \x01(\t\"\x81\x03\n\x0fPipelineVersion\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x1b\n\x13pipeline_version_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x0bpackage_url\x18\x0b \x01(\x0b\x32\x0e.sluice.v1.Url\x12\x17\n\x0f\x63ode_source_url\x18\x08 \x01(\t\x12.\n\rpipeline_spec\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x32\n\x04tags\x18\n \x03(\x0b\x32$.sluice.v1.PipelineVersion.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x07\x10\x08\">\n\x15\x43reatePipelineRequest\x12%\n\x08pipeline\x18\x01 \x01(\x0b\x32\x13.sluice.v1.Pipeline\")\n\x12GetPipelineRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\";\n\x18GetPipelineByNameRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"q\n\x14ListPipelinesRequest\x12\x12\n\npage_token\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0f\n\x07sort_by\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\"l\n\x15ListPipelinesResponse\x12&\n\tpipelines\x18\x01 \x03(\x0b\x32\x13.sluice.v1.Pipeline\x12\x12\n\ntotal_size\x18\x02 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"=\n\x15\x44\x65letePipelineRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61scade\x18\x02 \x01(\x08\"~\n\x1f\x43reatePipelineAndVersionRequest\x12%\n\x08pipeline\x18\x01 \x01(\x0b\x32\x13.sluice.v1.Pipeline\x12\x34\n\x10pipeline_version\x18\x02 \x01(\x0b\x32\x1a.sluice.v1.PipelineVersion\"\x82\x02\n\x15UploadPipelineRequest\x12\x0f\n\x07package\x18\x01 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x13\n\x0bpipeline_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x38\n\x04tags\x18\x08 \x03(\x0b\x32*.sluice.v1.UploadPipelineRequest.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"i\n\x1c\x43reatePipelineVersionRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x34\n\x10pipeline_version\x18\x02 \x01(\x0b\x32\x1a.sluice.v1.PipelineVersion\"M\n\x19GetPipelineVersionRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x1b\n\x13pipeline_version_id\x18\x02 \x01(\t\"z\n\x1bListPipelineVersionsRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x0f\n\x07sort_by\x18\x04 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x05 \x01(\t\"\x82\x01\n\x1cListPipelineVersionsResponse\x12\x35\n\x11pipeline_versions\x18\x01 \x03(\x0b\x32\x1a.sluice.v1.PipelineVersion\x12\x12\n\ntotal_size\x18\x02 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"P\n\x1c\x44\x65letePipelineVersionRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x1b\n\x13pipeline_version_id\x18\x02 \x01(\t2\xa6\x07\n\x0fPipelineService\x12G\n\x0e\x43reatePipeline\x12 .sluice.v1.CreatePipelineRequest\x1a\x13.sluice.v1.Pipeline\x12[\n\x18\x43reatePipelineAndVersion\x12*.sluice.v1.CreatePipelineAndVersionRequest\x1a\x13.sluice.v1.Pipeline\x12N\n\x0eUploadPipeline\x12 .sluice.v1.UploadPipelineRequest\x1a\x1a.sluice.v1.PipelineVersion\x12\x41\n\x0bGetPipeline\x12\x1d.sluice.v1.GetPipelineRequest\x1a\x13.sluice.v1.Pipeline\x12M\n\x11GetPipelineByName\x12#.sluice.v1.GetPipelineByNameRequest\x1a\x13.sluice.v1.Pipeline\x12R\n\rListPipelines\x12\x1f.sluice.v1.ListPipelinesRequest\x1a .sluice.v1.ListPipelinesResponse\x12\x44\n\x0e\x44\x65letePipeline\x12 .sluice.v1.DeletePipelineRequest\x1a\x10.sluice.v1.Empty\x12\\\n\x15\x43reatePipelineVersion\x12\'.sluice.v1.CreatePipelineVersionRequest\x1a\x1a.sluice.v1.PipelineVersion\x12V\n\x12GetPipelineVersion\x12$.sluice.v1.GetPipelineVersionRequest\x1a\x1a.sluice.v1.PipelineVersion\x12g\n\x14ListPipelineVersions\x12&.sluice.v1.ListPipelineVersionsRequest\x1a\'.sluice.v1.ListPipelineVersionsResponse\x12R\n\x15\x44\x65letePipelineVersion\x12\'.sluice.v1.DeletePipelineVersionRequest\x1a\x10.sluice.v1.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sluice/v1/pipelines.proto\x12\tsluice.v1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16sluice/v1/common.proto\"\xf5\x01\n\x08Pipeline\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12+\n\x04tags\x18\x07 \x03(\x0b\x32\x1d.sluice.v1.Pipeline.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1b\n\x03Url\x12\x14\n\x0cpipeline_url\x18\x01 \x01(\t\"\x81\x03\n\x0fPipelineVersion\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x1b\n\x13pipeline_version_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x0bpackage_url\x18\x0b \x01(\x0b\x32\x0e.sluice.v1.Url\x12\x17\n\x0f\x63ode_source_url\x18\x08 \x01(\t\x12.\n\rpipeline_spec\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x32\n\x04tags\x18\n \x03(\x0b\x32$.sluice.v1.PipelineVersion.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x07\x10\x08\">\n\x15\x43reatePipelineRequest\x12%\n\x08pipeline\x18\x01 \x01(\x0b\x32\x13.sluice.v1.Pipeline\")\n\x12GetPipelineRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\";\n\x18GetPipelineByNameRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"q\n\x14ListPipelinesRequest\x12\x12\n\npage_token\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0f\n\x07sort_by\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\"l\n\x15ListPipelinesResponse\x12&\n\tpipelines\x18\x01 \x03(\x0b\x32\x13.sluice.v1.Pipeline\x12\x12\n\ntotal_size\x18\x02 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"=\n\x15\x44\x65letePipelineRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61scade\x18\x02 \x01(\x08\"~\n\x1f\x43reatePipelineAndVersionRequest\x12%\n\x08pipeline\x18\x01 \x01(\x0b\x32\x13.sluice.v1.Pipeline\x12\x34\n\x10pipeline_version\x18\x02 \x01(\x0b\x32\x1a.sluice.v1.PipelineVersion\"\x82\x02\n\x15UploadPipelineRequest\x12\x0f\n\x07package\x18\x01 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x13\n\x0bpipeline_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x38\n\x04tags\x18\x08 \x03(\x0b\x32*.sluice.v1.UploadPipelineRequest.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"i\n\x1c\x43reatePipelineVersionRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x34\n\x10pipeline_version\x18\x02 \x01(\x0b\x32\x1a.sluice.v1.PipelineVersion\"M\n\x19GetPipelineVersionRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x1b\n\x13pipeline_version_id\x18\x02 \x01(\t\"z\n\x1bListPipelineVersionsRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x0f\n\x07sort_by\x18\x04 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x05 \x01(\t\"\x82\x01\n\x1cListPipelineVersionsResponse\x12\x35\n\x11pipeline_versions\x18\x01 \x03(\x0b\x32\x1a.sluice.v1.PipelineVersion\x12\x12\n\ntotal_size\x18\x02 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"P\n\x1c\x44\x65letePipelineVersionRequest\x12\x13\n\x0bpipeline_id\x18\x01 \x01(\t\x12\x1b\n\x13pipeline_version_id\x18\x02 \x01(\t\"o\n\x15UpdatePipelineRequest\x12%\n\x08pipeline\x18\x01 \x01(\x0b\x32\x13.sluice.v1.Pipeline\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x85\x01\n\x1cUpdatePipelineVersionRequest\x12\x34\n\x10pipeline_version\x18\x01 \x01(\x0b\x32\x1a.sluice.v1.PipelineVersion\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask2\xcd\x08\n\x0fPipelineService\x12G\n\x0e\x43reatePipeline\x12 .sluice.v1.CreatePipelineRequest\x1a\x13.sluice.v1.Pipeline\x12[\n\x18\x43reatePipelineAndVersion\x12*.sluice.v1.CreatePipelineAndVersionRequest\x1a\x13.sluice.v1.Pipeline\x12N\n\x0eUploadPipeline\x12 .sluice.v1.UploadPipelineRequest\x1a\x1a.sluice.v1.PipelineVersion\x12\x41\n\x0bGetPipeline\x12\x1d.sluice.v1.GetPipelineRequest\x1a\x13.sluice.v1.Pipeline\x12M\n\x11GetPipelineByName\x12#.sluice.v1.GetPipelineByNameRequest\x1a\x13.sluice.v1.Pipeline\x12R\n\rListPipelines\x12\x1f.sluice.v1.ListPipelinesRequest\x1a .sluice.v1.ListPipelinesResponse\x12G\n\x0eUpdatePipeline\x12 .sluice.v1.UpdatePipelineRequest\x1a\x13.sluice.v1.Pipeline\x12\x44\n\x0e\x44\x65letePipeline\x12 .sluice.v1.DeletePipelineRequest\x1a\x10.sluice.v1.Empty\x12\\\n\x15\x43reatePipelineVersion\x12\'.sluice.v1.CreatePipelineVersionRequest\x1a\x1a.sluice.v1.PipelineVersion\x12V\n\x12GetPipelineVersion\x12$.sluice.v1.GetPipelineVersionRequest\x1a\x1a.sluice.v1.PipelineVersion\x12g\n\x14ListPipelineVersions\x12&.sluice.v1.ListPipelineVersionsRequest\x1a\'.sluice.v1.ListPipelineVersionsResponse\x12\\\n\x15UpdatePipelineVersion\x12\'.sluice.v1.UpdatePipelineVersionRequest\x1a\x1a.sluice.v1.PipelineVersion\x12R\n\x15\x44\x65letePipelineVersion\x12\'.sluice.v1.DeletePipelineVersionRequest\x1a\x10.sluice.v1.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,44 +41,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PIPELINEVERSION_TAGSENTRY']._serialized_options = b'8\001'
   _globals['_UPLOADPIPELINEREQUEST_TAGSENTRY']._loaded_options = None
   _globals['_UPLOADPIPELINEREQUEST_TAGSENTRY']._serialized_options = b'8\001'
-  _globals['_PIPELINE']._serialized_start=128
-  _globals['_PIPELINE']._serialized_end=373
-  _globals['_PIPELINE_TAGSENTRY']._serialized_start=330
-  _globals['_PIPELINE_TAGSENTRY']._serialized_end=373
-  _globals['_URL']._serialized_start=375
-  _globals['_URL']._serialized_end=402
-  _globals['_PIPELINEVERSION']._serialized_start=405
-  _globals['_PIPELINEVERSION']._serialized_end=790
-  _globals['_PIPELINEVERSION_TAGSENTRY']._serialized_start=330
-  _globals['_PIPELINEVERSION_TAGSENTRY']._serialized_end=373
-  _globals['_CREATEPIPELINEREQUEST']._serialized_start=792
-  _globals['_CREATEPIPELINEREQUEST']._serialized_end=854
-  _globals['_GETPIPELINEREQUEST']._serialized_start=856
-  _globals['_GETPIPELINEREQUEST']._serialized_end=897
-  _globals['_GETPIPELINEBYNAMEREQUEST']._serialized_start=899
-  _globals['_GETPIPELINEBYNAMEREQUEST']._serialized_end=958
-  _globals['_LISTPIPELINESREQUEST']._serialized_start=960
-  _globals['_LISTPIPELINESREQUEST']._serialized_end=1073
-  _globals['_LISTPIPELINESRESPONSE']._serialized_start=1075
-  _globals['_LISTPIPELINESRESPONSE']._serialized_end=1183
-  _globals['_DELETEPIPELINEREQUEST']._serialized_start=1185
-  _globals['_DELETEPIPELINEREQUEST']._serialized_end=1246
-  _globals['_CREATEPIPELINEANDVERSIONREQUEST']._serialized_start=1248
-  _globals['_CREATEPIPELINEANDVERSIONREQUEST']._serialized_end=1374
-  _globals['_UPLOADPIPELINEREQUEST']._serialized_start=1377
-  _globals['_UPLOADPIPELINEREQUEST']._serialized_end=1635
-  _globals['_UPLOADPIPELINEREQUEST_TAGSENTRY']._serialized_start=330
-  _globals['_UPLOADPIPELINEREQUEST_TAGSENTRY']._serialized_end=373
-  _globals['_CREATEPIPELINEVERSIONREQUEST']._serialized_start=1637
-  _globals['_CREATEPIPELINEVERSIONREQUEST']._serialized_end=1742
-  _globals['_GETPIPELINEVERSIONREQUEST']._serialized_start=1744
-  _globals['_GETPIPELINEVERSIONREQUEST']._serialized_end=1821
-  _globals['_LISTPIPELINEVERSIONSREQUEST']._serialized_start=1823
-  _globals['_LISTPIPELINEVERSIONSREQUEST']._serialized_end=1945
-  _globals['_LISTPIPELINEVERSIONSRESPONSE']._serialized_start=1948
-  _globals['_LISTPIPELINEVERSIONSRESPONSE']._serialized_end=2078
-  _globals['_DELETEPIPELINEVERSIONREQUEST']._serialized_start=2080
-  _globals['_DELETEPIPELINEVERSIONREQUEST']._serialized_end=2160
-  _globals['_PIPELINESERVICE']._serialized_start=2163
-  _globals['_PIPELINESERVICE']._serialized_end=3097
+  _globals['_PIPELINE']._serialized_start=162
+  _globals['_PIPELINE']._serialized_end=407
+  _globals['_PIPELINE_TAGSENTRY']._serialized_start=364
+  _globals['_PIPELINE_TAGSENTRY']._serialized_end=407
+  _globals['_URL']._serialized_start=409
+  _globals['_URL']._serialized_end=436
+  _globals['_PIPELINEVERSION']._serialized_start=439
+  _globals['_PIPELINEVERSION']._serialized_end=824
+  _globals['_PIPELINEVERSION_TAGSENTRY']._serialized_start=364
+  _globals['_PIPELINEVERSION_TAGSENTRY']._serialized_end=407
+  _globals['_CREATEPIPELINEREQUEST']._serialized_start=826
+  _globals['_CREATEPIPELINEREQUEST']._serialized_end=888
+  _globals['_GETPIPELINEREQUEST']._serialized_start=890
+  _globals['_GETPIPELINEREQUEST']._serialized_end=931
+  _globals['_GETPIPELINEBYNAMEREQUEST']._serialized_start=933
+  _globals['_GETPIPELINEBYNAMEREQUEST']._serialized_end=992
+  _globals['_LISTPIPELINESREQUEST']._serialized_start=994
+  _globals['_LISTPIPELINESREQUEST']._serialized_end=1107
+  _globals['_LISTPIPELINESRESPONSE']._serialized_start=1109
+  _globals['_LISTPIPELINESRESPONSE']._serialized_end=1217
+  _globals['_DELETEPIPELINEREQUEST']._serialized_start=1219
+  _globals['_DELETEPIPELINEREQUEST']._serialized_end=1280
+  _globals['_CREATEPIPELINEANDVERSIONREQUEST']._serialized_start=1282
+  _globals['_CREATEPIPELINEANDVERSIONREQUEST']._serialized_end=1408
+  _globals['_UPLOADPIPELINEREQUEST']._serialized_start=1411
+  _globals['_UPLOADPIPELINEREQUEST']._serialized_end=1669
+  _globals['_UPLOADPIPELINEREQUEST_TAGSENTRY']._serialized_start=364
+  _globals['_UPLOADPIPELINEREQUEST_TAGSENTRY']._serialized_end=407
+  _globals['_CREATEPIPELINEVERSIONREQUEST']._serialized_start=1671
+  _globals['_CREATEPIPELINEVERSIONREQUEST']._serialized_end=1776
+  _globals['_GETPIPELINEVERSIONREQUEST']._serialized_start=1778
+  _globals['_GETPIPELINEVERSIONREQUEST']._serialized_end=1855
+  _globals['_LISTPIPELINEVERSIONSREQUEST']._serialized_start=1857
+  _globals['_LISTPIPELINEVERSIONSREQUEST']._serialized_end=1979
+  _globals['_LISTPIPELINEVERSIONSRESPONSE']._serialized_start=1982
+  _globals['_LISTPIPELINEVERSIONSRESPONSE']._serialized_end=2112
+  _globals['_DELETEPIPELINEVERSIONREQUEST']._serialized_start=2114
+  _globals['_DELETEPIPELINEVERSIONREQUEST']._serialized_end=2194
+  _globals['_UPDATEPIPELINEREQUEST']._serialized_start=2196
+  _globals['_UPDATEPIPELINEREQUEST']._serialized_end=2307
+  _globals['_UPDATEPIPELINEVERSIONREQUEST']._serialized_start=2310
+  _globals['_UPDATEPIPELINEVERSIONREQUEST']._serialized_end=2443
+  _globals['_PIPELINESERVICE']._serialized_start=2446
+  _globals['_PIPELINESERVICE']._serialized_end=3547
 # @@protoc_insertion_point(module_scope)

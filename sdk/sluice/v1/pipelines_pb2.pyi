@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -526,3 +527,63 @@ class DeletePipelineVersionRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeletePipelineVersionRequest: _TypeAlias = DeletePipelineVersionRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePipelineRequest(_message.Message):
+    """Updates change only a resource's mutable fields: display_name, description and tags of a
+    pipeline; those and code_source_url of a version. update_mask names the fields to change
+    (snake_case paths); an empty mask changes every mutable field the message sets (a field
+    at its default, such as "", is not set: name it in the mask to clear it). The other
+    fields identify the resource or are fixed at creation: a mask naming one, or a message
+    giving one a value other than the stored one, is INVALID_ARGUMENT.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def pipeline(self) -> Global___Pipeline:
+        """pipeline_id names the pipeline to change."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask: ...
+    def __init__(
+        self,
+        *,
+        pipeline: Global___Pipeline | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePipelineRequest: _TypeAlias = UpdatePipelineRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePipelineVersionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINE_VERSION_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def pipeline_version(self) -> Global___PipelineVersion:
+        """pipeline_id and pipeline_version_id name the version to change."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask: ...
+    def __init__(
+        self,
+        *,
+        pipeline_version: Global___PipelineVersion | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pipeline_version", b"pipeline_version", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pipeline_version", b"pipeline_version", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePipelineVersionRequest: _TypeAlias = UpdatePipelineVersionRequest  # noqa: Y015

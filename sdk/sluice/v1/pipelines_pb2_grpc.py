@@ -65,6 +65,11 @@ class PipelineServiceStub:
                 request_serializer=sluice_dot_v1_dot_pipelines__pb2.ListPipelinesRequest.SerializeToString,
                 response_deserializer=sluice_dot_v1_dot_pipelines__pb2.ListPipelinesResponse.FromString,
                 _registered_method=True)
+        self.UpdatePipeline = channel.unary_unary(
+                '/sluice.v1.PipelineService/UpdatePipeline',
+                request_serializer=sluice_dot_v1_dot_pipelines__pb2.UpdatePipelineRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+                _registered_method=True)
         self.DeletePipeline = channel.unary_unary(
                 '/sluice.v1.PipelineService/DeletePipeline',
                 request_serializer=sluice_dot_v1_dot_pipelines__pb2.DeletePipelineRequest.SerializeToString,
@@ -84,6 +89,11 @@ class PipelineServiceStub:
                 '/sluice.v1.PipelineService/ListPipelineVersions',
                 request_serializer=sluice_dot_v1_dot_pipelines__pb2.ListPipelineVersionsRequest.SerializeToString,
                 response_deserializer=sluice_dot_v1_dot_pipelines__pb2.ListPipelineVersionsResponse.FromString,
+                _registered_method=True)
+        self.UpdatePipelineVersion = channel.unary_unary(
+                '/sluice.v1.PipelineService/UpdatePipelineVersion',
+                request_serializer=sluice_dot_v1_dot_pipelines__pb2.UpdatePipelineVersionRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_pipelines__pb2.PipelineVersion.FromString,
                 _registered_method=True)
         self.DeletePipelineVersion = channel.unary_unary(
                 '/sluice.v1.PipelineService/DeletePipelineVersion',
@@ -131,6 +141,12 @@ class PipelineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdatePipeline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeletePipeline(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -150,6 +166,12 @@ class PipelineServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPipelineVersions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePipelineVersion(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,6 +216,11 @@ def add_PipelineServiceServicer_to_server(servicer, server):
                     request_deserializer=sluice_dot_v1_dot_pipelines__pb2.ListPipelinesRequest.FromString,
                     response_serializer=sluice_dot_v1_dot_pipelines__pb2.ListPipelinesResponse.SerializeToString,
             ),
+            'UpdatePipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePipeline,
+                    request_deserializer=sluice_dot_v1_dot_pipelines__pb2.UpdatePipelineRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_pipelines__pb2.Pipeline.SerializeToString,
+            ),
             'DeletePipeline': grpc.unary_unary_rpc_method_handler(
                     servicer.DeletePipeline,
                     request_deserializer=sluice_dot_v1_dot_pipelines__pb2.DeletePipelineRequest.FromString,
@@ -213,6 +240,11 @@ def add_PipelineServiceServicer_to_server(servicer, server):
                     servicer.ListPipelineVersions,
                     request_deserializer=sluice_dot_v1_dot_pipelines__pb2.ListPipelineVersionsRequest.FromString,
                     response_serializer=sluice_dot_v1_dot_pipelines__pb2.ListPipelineVersionsResponse.SerializeToString,
+            ),
+            'UpdatePipelineVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePipelineVersion,
+                    request_deserializer=sluice_dot_v1_dot_pipelines__pb2.UpdatePipelineVersionRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_pipelines__pb2.PipelineVersion.SerializeToString,
             ),
             'DeletePipelineVersion': grpc.unary_unary_rpc_method_handler(
                     servicer.DeletePipelineVersion,
@@ -393,6 +425,33 @@ class PipelineService:
             _registered_method=True)
 
     @staticmethod
+    def UpdatePipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.PipelineService/UpdatePipeline',
+            sluice_dot_v1_dot_pipelines__pb2.UpdatePipelineRequest.SerializeToString,
+            sluice_dot_v1_dot_pipelines__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def DeletePipeline(request,
             target,
             options=(),
@@ -490,6 +549,33 @@ class PipelineService:
             '/sluice.v1.PipelineService/ListPipelineVersions',
             sluice_dot_v1_dot_pipelines__pb2.ListPipelineVersionsRequest.SerializeToString,
             sluice_dot_v1_dot_pipelines__pb2.ListPipelineVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePipelineVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.PipelineService/UpdatePipelineVersion',
+            sluice_dot_v1_dot_pipelines__pb2.UpdatePipelineVersionRequest.SerializeToString,
+            sluice_dot_v1_dot_pipelines__pb2.PipelineVersion.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,10 +38,12 @@ class PipelineServiceStub:
     GetPipeline: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineRequest, _pipelines_pb2.Pipeline]
     GetPipelineByName: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineByNameRequest, _pipelines_pb2.Pipeline]
     ListPipelines: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.ListPipelinesRequest, _pipelines_pb2.ListPipelinesResponse]
+    UpdatePipeline: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.UpdatePipelineRequest, _pipelines_pb2.Pipeline]
     DeletePipeline: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.DeletePipelineRequest, _common_pb2.Empty]
     CreatePipelineVersion: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.CreatePipelineVersionRequest, _pipelines_pb2.PipelineVersion]
     GetPipelineVersion: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineVersionRequest, _pipelines_pb2.PipelineVersion]
     ListPipelineVersions: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.ListPipelineVersionsRequest, _pipelines_pb2.ListPipelineVersionsResponse]
+    UpdatePipelineVersion: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.UpdatePipelineVersionRequest, _pipelines_pb2.PipelineVersion]
     DeletePipelineVersion: _grpc.UnaryUnaryMultiCallable[_pipelines_pb2.DeletePipelineVersionRequest, _common_pb2.Empty]
 
 @_typing.type_check_only
@@ -53,10 +55,12 @@ class PipelineServiceAsyncStub(PipelineServiceStub):
     GetPipeline: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
     GetPipelineByName: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineByNameRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
     ListPipelines: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.ListPipelinesRequest, _pipelines_pb2.ListPipelinesResponse]  # type: ignore[assignment]
+    UpdatePipeline: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.UpdatePipelineRequest, _pipelines_pb2.Pipeline]  # type: ignore[assignment]
     DeletePipeline: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.DeletePipelineRequest, _common_pb2.Empty]  # type: ignore[assignment]
     CreatePipelineVersion: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.CreatePipelineVersionRequest, _pipelines_pb2.PipelineVersion]  # type: ignore[assignment]
     GetPipelineVersion: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.GetPipelineVersionRequest, _pipelines_pb2.PipelineVersion]  # type: ignore[assignment]
     ListPipelineVersions: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.ListPipelineVersionsRequest, _pipelines_pb2.ListPipelineVersionsResponse]  # type: ignore[assignment]
+    UpdatePipelineVersion: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.UpdatePipelineVersionRequest, _pipelines_pb2.PipelineVersion]  # type: ignore[assignment]
     DeletePipelineVersion: _aio.UnaryUnaryMultiCallable[_pipelines_pb2.DeletePipelineVersionRequest, _common_pb2.Empty]  # type: ignore[assignment]
 
 class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -103,6 +107,13 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_pipelines_pb2.ListPipelinesResponse, _abc.Awaitable[_pipelines_pb2.ListPipelinesResponse]]: ...
 
     @_abc_1.abstractmethod
+    def UpdatePipeline(
+        self,
+        request: _pipelines_pb2.UpdatePipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.Pipeline, _abc.Awaitable[_pipelines_pb2.Pipeline]]: ...
+
+    @_abc_1.abstractmethod
     def DeletePipeline(
         self,
         request: _pipelines_pb2.DeletePipelineRequest,
@@ -129,6 +140,13 @@ class PipelineServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _pipelines_pb2.ListPipelineVersionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_pipelines_pb2.ListPipelineVersionsResponse, _abc.Awaitable[_pipelines_pb2.ListPipelineVersionsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdatePipelineVersion(
+        self,
+        request: _pipelines_pb2.UpdatePipelineVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipelines_pb2.PipelineVersion, _abc.Awaitable[_pipelines_pb2.PipelineVersion]]: ...
 
     @_abc_1.abstractmethod
     def DeletePipelineVersion(

@@ -2,9 +2,11 @@
 and a MongoDB one; one contract suite (`tests/contract/store`) runs against each.
 
 Every method may raise `services.core.errors.Unavailable` when the database cannot be
-reached. Updates are compare-and-set on the record's `version`: the caller passes the
-record as it read it; the store bumps `version` and raises `ConcurrentModification` when
-somebody else wrote first.
+reached. Updates of versioned records (runs, tasks, recurring runs) are compare-and-set
+on the record's `version`: the caller passes the record as it read it; the store bumps
+`version` and raises `ConcurrentModification` when somebody else wrote first. Pipelines
+and their versions are updated field by field instead (`PipelineUpdate`): the store sets
+the given fields in one atomic write, so concurrent updates of different fields both stay.
 
 List scoping arguments (`namespace`, `experiment_id`, `run_id`, `task_id`) left empty do
 not restrict the list; `get_pipeline_by_name` matches its namespace exactly. What lists may
@@ -22,7 +24,9 @@ from services.core.store.records import (
     ArtifactRecord,
     ExperimentRecord,
     PipelineRecord,
+    PipelineUpdate,
     PipelineVersionRecord,
+    PipelineVersionUpdate,
     RecurringRunRecord,
     RunRecord,
     TaskRecord,
@@ -83,6 +87,11 @@ class Store(abc.ABC):
     async def list_pipelines(self, query: ListQuery, *, namespace: str = "") -> Page[PipelineRecord]: ...
 
     @abc.abstractmethod
+    async def update_pipeline(self, pipeline_id: str, update: PipelineUpdate) -> PipelineRecord:
+        """Set the fields `update` gives, atomically; the stored record afterwards (an
+        empty update changes nothing). Raises NotFound."""
+
+    @abc.abstractmethod
     async def delete_pipeline(self, pipeline_id: str, *, cascade: bool = False) -> None:
         """Raises NotFound; FailedPrecondition when it has versions and cascade is False."""
 
@@ -102,6 +111,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def latest_pipeline_version(self, pipeline_id: str) -> PipelineVersionRecord:
         """The most recently created version. Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    async def update_pipeline_version(
+        self, pipeline_version_id: str, update: PipelineVersionUpdate, *, pipeline_id: str
+    ) -> PipelineVersionRecord:
+        """Set the fields `update` gives, atomically; the stored record afterwards. Raises
+        NotFound, also when the version belongs to another pipeline than `pipeline_id`."""
 
     @abc.abstractmethod
     async def delete_pipeline_version(self, pipeline_version_id: str) -> None:

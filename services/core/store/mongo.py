@@ -1,9 +1,11 @@
 """The distributed metadata store: MongoDB through PyMongo's native async API.
 
 One collection per record type and one document per record (`mongo_schema`); a task
-execution is its own document, never part of its run's. Updates are compare-and-set: an
-`update_one` whose filter is `{"_id": id, "version": read_version}` and whose `$set`
-writes every field of the record (fields a newer Sluice added are kept).
+execution is its own document, never part of its run's. Updates of versioned records are
+compare-and-set: an `update_one` whose filter is `{"_id": id, "version": read_version}` and
+whose `$set` writes every field of the record (fields a newer Sluice added are kept).
+Pipelines and their versions are updated by a `$set` of the changed fields alone, in one
+atomic `find_one_and_update`.
 
 Writes that span documents (a run with its first tasks, a pipeline with its first
 version, cascading deletes) run in a transaction when the deployment has them (a replica
@@ -25,7 +27,7 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from pymongo import DESCENDING, AsyncMongoClient, ReplaceOne
+from pymongo import DESCENDING, AsyncMongoClient, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -55,7 +57,7 @@ from services.core.store import mongo_schema as schema
 from services.core.store.base import Store
 from services.core.store.filters import check_query
 from services.core.store.mongo_query import list_find
-from services.core.store.mongo_schema import Collection, Document
+from services.core.store.mongo_schema import Collection, Document, escape_keys
 from services.core.store.paging import (
     Cursor,
     decode_page_token,
@@ -69,7 +71,9 @@ from services.core.store.records import (
     ArtifactRecord,
     ExperimentRecord,
     PipelineRecord,
+    PipelineUpdate,
     PipelineVersionRecord,
+    PipelineVersionUpdate,
     RecurringRunRecord,
     RecurringRunStatus,
     RunRecord,
@@ -281,6 +285,23 @@ class MongoStore(Store):
         if not result.matched_count:
             raise NotFound(spec.kind, record_id)
 
+    async def _set_fields(
+        self, spec: Collection[R], record_id: str, changes: Mapping[str, Any], *, match: Document
+    ) -> R:
+        """Set `changes` (record fields by name) on the one document that has `record_id`
+        and `match`, in one atomic write; the record afterwards. Raises NotFound."""
+        collection = self._collection(spec)
+        query = {**match, "_id": record_id}
+        if changes:
+            document = await collection.find_one_and_update(
+                query, {"$set": escape_keys(dict(changes))}, return_document=ReturnDocument.AFTER
+            )
+        else:
+            document = await collection.find_one(query)
+        if document is None:
+            raise NotFound(spec.kind, record_id)
+        return spec.decode(document)
+
     async def _compare_and_set(self, spec: Collection[R], record: R, *, read_version: int) -> R:
         """Store `record` (already carrying the next version) if the stored version is still
         `read_version`. Raises NotFound or ConcurrentModification."""
@@ -401,6 +422,10 @@ class MongoStore(Store):
         return await self._list(schema.PIPELINES, query, scope=_scope(namespace=namespace))
 
     @_translated
+    async def update_pipeline(self, pipeline_id: str, update: PipelineUpdate) -> PipelineRecord:
+        return await self._set_fields(schema.PIPELINES, pipeline_id, update.changes(), match={})
+
+    @_translated
     async def delete_pipeline(self, pipeline_id: str, *, cascade: bool = False) -> None:
         versions = self._collection(schema.PIPELINE_VERSIONS)
 
@@ -454,6 +479,17 @@ class MongoStore(Store):
         if document is None:
             raise NotFound("version of pipeline", pipeline_id)
         return schema.PIPELINE_VERSIONS.decode(document)
+
+    @_translated
+    async def update_pipeline_version(
+        self, pipeline_version_id: str, update: PipelineVersionUpdate, *, pipeline_id: str
+    ) -> PipelineVersionRecord:
+        return await self._set_fields(
+            schema.PIPELINE_VERSIONS,
+            pipeline_version_id,
+            update.changes(),
+            match={"pipeline_id": pipeline_id},
+        )
 
     @_translated
     async def delete_pipeline_version(self, pipeline_version_id: str) -> None:

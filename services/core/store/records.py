@@ -1,4 +1,5 @@
-"""The records the metadata store keeps: plain typed data, no I/O.
+"""The records the metadata store keeps, and the partial updates it applies to some of
+them: plain typed data, no I/O.
 
 States follow KFP v2beta1 (`V2beta1RuntimeState`); the named sets are the one place that
 says which states are final.
@@ -6,9 +7,11 @@ says which states are final.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from services.core.pipeline.model import JsonValue
 
@@ -115,6 +118,37 @@ class PipelineVersionRecord:
     package_url: str = ""
     code_source_url: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _FieldUpdate:
+    def changes(self) -> dict[str, Any]:
+        """The fields this update sets, by name."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class PipelineUpdate(_FieldUpdate):
+    """New values for a pipeline's mutable fields; None leaves a field as it is. The other
+    fields (ids, name, namespace, created_at) are fixed at creation."""
+
+    display_name: str | None = None
+    description: str | None = None
+    # Replaces the tags as a whole.
+    tags: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PipelineVersionUpdate(_FieldUpdate):
+    """New values for a pipeline version's mutable fields; None leaves a field as it is. The
+    other fields (ids, name, created_at, the spec and package_url) are fixed at creation."""
+
+    display_name: str | None = None
+    description: str | None = None
+    code_source_url: str | None = None
+    # Replaces the tags as a whole.
+    tags: dict[str, str] | None = None
 
 
 @dataclass

@@ -44,7 +44,9 @@ from services.core.store.records import (
     ArtifactRecord,
     ExperimentRecord,
     PipelineRecord,
+    PipelineUpdate,
     PipelineVersionRecord,
+    PipelineVersionUpdate,
     RecurringRunRecord,
     RecurringRunStatus,
     RunRecord,
@@ -279,6 +281,14 @@ class SqliteStore(Store):
     async def list_pipelines(self, query: ListQuery, *, namespace: str = "") -> Page[PipelineRecord]:
         return await self._list(schema.PIPELINES, query, scope=_scope(namespace=namespace))
 
+    async def update_pipeline(self, pipeline_id: str, update: PipelineUpdate) -> PipelineRecord:
+        async with self._transaction(write=True) as db:
+            stored = await _get(db, schema.PIPELINES, pipeline_id)
+            updated = dataclasses.replace(stored, **update.changes())
+            if updated != stored:
+                await _overwrite(db, schema.PIPELINES, updated)
+        return updated
+
     async def delete_pipeline(self, pipeline_id: str, *, cascade: bool = False) -> None:
         async with self._transaction(write=True) as db:
             await _get(db, schema.PIPELINES, pipeline_id)
@@ -314,6 +324,18 @@ class SqliteStore(Store):
         if row is None:
             raise NotFound("version of pipeline", pipeline_id)
         return schema.PIPELINE_VERSIONS.decode(row[0])
+
+    async def update_pipeline_version(
+        self, pipeline_version_id: str, update: PipelineVersionUpdate, *, pipeline_id: str
+    ) -> PipelineVersionRecord:
+        async with self._transaction(write=True) as db:
+            stored = await _get(db, schema.PIPELINE_VERSIONS, pipeline_version_id)
+            if stored.pipeline_id != pipeline_id:
+                raise NotFound(schema.PIPELINE_VERSIONS.kind, pipeline_version_id)
+            updated = dataclasses.replace(stored, **update.changes())
+            if updated != stored:
+                await _overwrite(db, schema.PIPELINE_VERSIONS, updated)
+        return updated
 
     async def delete_pipeline_version(self, pipeline_version_id: str) -> None:
         async with self._transaction(write=True) as db:
@@ -483,6 +505,12 @@ async def _execute(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) ->
     """Run a write; the number of rows it changed."""
     async with db.execute(sql, params) as cursor:
         return int(cursor.rowcount)
+
+
+async def _overwrite(db: aiosqlite.Connection, table: schema.Table[R], record: R) -> None:
+    """Write every column of a record read in the same transaction (so it exists)."""
+    record_id = getattr(record, table.id_column)
+    await db.execute(table.update_sql(compare_version=False), [*table.update_values(record), record_id])
 
 
 async def _get(db: aiosqlite.Connection, table: schema.Table[R], record_id: str) -> R:

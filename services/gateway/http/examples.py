@@ -50,6 +50,11 @@ HELLO_PIPELINE: dict[str, Any] = {
 EXPERIMENT: dict[str, Any] = {"display_name": "my-experiment", "description": "Runs of the hello pipeline."}
 PIPELINE: dict[str, Any] = {"display_name": "hello", "description": "Echoes a message."}
 PIPELINE_VERSION: dict[str, Any] = {"display_name": "hello v2", "pipeline_spec": HELLO_PIPELINE}
+PIPELINE_UPDATE: dict[str, Any] = {"description": "Echoes a message, politely.", "tags": {"team": "docs"}}
+PIPELINE_VERSION_UPDATE: dict[str, Any] = {
+    "display_name": "hello v1 (stable)",
+    "code_source_url": "https://example.com/hello/pipeline.py",
+}
 PIPELINE_AND_VERSION: dict[str, Any] = {
     "pipeline": {"display_name": "hello-pipeline"},
     "pipeline_version": {"display_name": "hello v1", "pipeline_spec": HELLO_PIPELINE},

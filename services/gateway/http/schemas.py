@@ -212,6 +212,24 @@ def model_of(descriptor: Descriptor, *, output: bool = True) -> type[BaseModel]:
     return model
 
 
+def update_model_of(descriptor: Descriptor) -> type[BaseModel]:
+    """The pydantic model of an update's (PATCH) request body: any of the message's fields."""
+    fields: dict[str, Any] = {
+        field.name: (_field_type(field, output=False), None) for field in descriptor.fields
+    }
+    return create_model(
+        f"{descriptor.name}UpdateInput",
+        __config__=ConfigDict(extra="allow"),
+        __doc__=(
+            f"`{descriptor.full_name}` in protobuf JSON, as the body of an update: snake_case or "
+            "camelCase names; unknown properties are ignored. The fields `update_mask` names "
+            "change (without it, the mutable fields the body sets); the others, when given, "
+            "must hold their stored values."
+        ),
+        **fields,
+    )
+
+
 def _output(descriptor: Descriptor) -> type[BaseModel]:
     return model_of(descriptor, output=True)
 
@@ -235,6 +253,8 @@ RunEvent = _output(events_pb2.RunEvent.DESCRIPTOR)
 ExperimentInput = _input(experiments_pb2.Experiment.DESCRIPTOR)
 PipelineInput = _input(pipelines_pb2.Pipeline.DESCRIPTOR)
 PipelineVersionInput = _input(pipelines_pb2.PipelineVersion.DESCRIPTOR)
+PipelineUpdateInput = update_model_of(pipelines_pb2.Pipeline.DESCRIPTOR)
+PipelineVersionUpdateInput = update_model_of(pipelines_pb2.PipelineVersion.DESCRIPTOR)
 CreatePipelineAndVersionRequestInput = _input(pipelines_pb2.CreatePipelineAndVersionRequest.DESCRIPTOR)
 RunInput = _input(runs_pb2.Run.DESCRIPTOR)
 RecurringRunInput = _input(recurring_runs_pb2.RecurringRun.DESCRIPTOR)
@@ -282,6 +302,8 @@ EXTRA_MODELS: tuple[type[BaseModel], ...] = (
     ExperimentInput,
     PipelineInput,
     PipelineVersionInput,
+    PipelineUpdateInput,
+    PipelineVersionUpdateInput,
     CreatePipelineAndVersionRequestInput,
     RunInput,
     RecurringRunInput,

@@ -3,6 +3,7 @@
 Every spec is parsed into the typed model before anything is stored: a bad spec stores
 nothing. Names: a pipeline's `name` defaults to its `display_name` and vice versa; a
 pipeline made by an upload is named after the file, and its first version after it.
+Updates change the mutable fields below and nothing else (`field_masks`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ from sluice.v1 import common_pb2, pipelines_pb2, pipelines_pb2_grpc
 from services.core.errors import InvalidArgument, NotFound
 from services.core.store.base import Store
 from services.core.store.filters import PIPELINE_FIELDS, PIPELINE_VERSION_FIELDS
-from services.core.store.records import PipelineRecord, PipelineVersionRecord
+from services.core.store.records import (
+    PipelineRecord,
+    PipelineUpdate,
+    PipelineVersionRecord,
+    PipelineVersionUpdate,
+)
 from services.scheduler.api import convert
+from services.scheduler.api.field_masks import check_unchanged, updated_fields
 from services.scheduler.api.listing import list_query
 from services.scheduler.api.pipeline_packages import package_stem, read_pipeline_package
 from services.scheduler.api.specs import ValidatedSpec, validate_spec
 from services.scheduler.api.status import Context, translate_errors
+
+PIPELINE_MUTABLE = frozenset({"display_name", "description", "tags"})
+PIPELINE_VERSION_MUTABLE = frozenset({"display_name", "description", "tags", "code_source_url"})
 
 
 class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
@@ -121,6 +131,24 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
         )
 
     @translate_errors
+    async def UpdatePipeline(
+        self, request: pipelines_pb2.UpdatePipelineRequest, context: Context
+    ) -> pipelines_pb2.Pipeline:
+        given = request.pipeline
+        if not given.pipeline_id:
+            raise InvalidArgument("pipeline.pipeline_id is required", field="pipeline_id")
+        fields = updated_fields(given, request.update_mask, mutable=PIPELINE_MUTABLE)
+        update = PipelineUpdate(
+            display_name=_display_name(given.display_name) if "display_name" in fields else None,
+            description=given.description if "description" in fields else None,
+            tags=dict(given.tags) if "tags" in fields else None,
+        )
+        stored = await self._store.get_pipeline(given.pipeline_id)
+        check_unchanged(given, convert.pipeline_to_proto(stored), mutable=PIPELINE_MUTABLE)
+        updated = await self._store.update_pipeline(stored.pipeline_id, update)
+        return convert.pipeline_to_proto(updated)
+
+    @translate_errors
     async def DeletePipeline(
         self, request: pipelines_pb2.DeletePipelineRequest, context: Context
     ) -> common_pb2.Empty:
@@ -170,6 +198,28 @@ class PipelineServicer(pipelines_pb2_grpc.PipelineServiceServicer):
         )
 
     @translate_errors
+    async def UpdatePipelineVersion(
+        self, request: pipelines_pb2.UpdatePipelineVersionRequest, context: Context
+    ) -> pipelines_pb2.PipelineVersion:
+        given = request.pipeline_version
+        for name in ("pipeline_id", "pipeline_version_id"):
+            if not getattr(given, name):
+                raise InvalidArgument(f"pipeline_version.{name} is required", field=name)
+        fields = updated_fields(given, request.update_mask, mutable=PIPELINE_VERSION_MUTABLE)
+        update = PipelineVersionUpdate(
+            display_name=_display_name(given.display_name) if "display_name" in fields else None,
+            description=given.description if "description" in fields else None,
+            code_source_url=given.code_source_url if "code_source_url" in fields else None,
+            tags=dict(given.tags) if "tags" in fields else None,
+        )
+        stored = await self._version_of(given.pipeline_id, given.pipeline_version_id)
+        check_unchanged(given, convert.pipeline_version_to_proto(stored), mutable=PIPELINE_VERSION_MUTABLE)
+        updated = await self._store.update_pipeline_version(
+            stored.pipeline_version_id, update, pipeline_id=stored.pipeline_id
+        )
+        return convert.pipeline_version_to_proto(updated)
+
+    @translate_errors
     async def DeletePipelineVersion(
         self, request: pipelines_pb2.DeletePipelineVersionRequest, context: Context
     ) -> common_pb2.Empty:
@@ -198,6 +248,13 @@ def _new_pipeline(given: pipelines_pb2.Pipeline) -> PipelineRecord:
         namespace=given.namespace,
         tags=dict(given.tags),
     )
+
+
+def _display_name(given: str) -> str:
+    display_name = given.strip()
+    if not display_name:
+        raise InvalidArgument("display_name cannot be empty", field="display_name")
+    return display_name
 
 
 def _required_spec(given: pipelines_pb2.PipelineVersion) -> ValidatedSpec:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from typing import Any
 
 import pytest
 
 from services.core.errors import AlreadyExists, FailedPrecondition, NotFound
 from services.core.store.base import Store
-from services.core.store.query import ListQuery
+from services.core.store.query import ListQuery, Operation, Predicate
+from services.core.store.records import PipelineUpdate, PipelineVersionUpdate
 from tests.contract.store import builders
 
 
@@ -174,3 +177,94 @@ async def test_list_is_scoped_to_a_namespace(store: Store) -> None:
     page = await store.list_pipelines(ListQuery(), namespace="team-a")
     assert (page.items, page.total_size) == (team_a, 2)
     assert (await store.list_pipelines(ListQuery())).total_size == 3
+
+
+async def test_update_pipeline_sets_the_given_fields_only(store: Store) -> None:
+    pipeline = builders.full_pipeline()
+    await store.create_pipeline(pipeline)
+
+    renamed = await store.update_pipeline(pipeline.pipeline_id, PipelineUpdate(display_name="Renamed ✓"))
+    assert renamed == dataclasses.replace(pipeline, display_name="Renamed ✓")
+    described = await store.update_pipeline(pipeline.pipeline_id, PipelineUpdate(description=""))
+    assert described == dataclasses.replace(renamed, description="")
+    tagged = await store.update_pipeline(pipeline.pipeline_id, PipelineUpdate(tags={"a.b": "1", "$c": ""}))
+    # The tags are replaced as a whole, keys MongoDB gives meaning included.
+    assert tagged == dataclasses.replace(described, tags={"a.b": "1", "$c": ""})
+    assert await store.get_pipeline(pipeline.pipeline_id) == tagged
+    assert await store.get_pipeline_by_name(pipeline.name, namespace=pipeline.namespace) == tagged
+    assert await store.update_pipeline(pipeline.pipeline_id, PipelineUpdate()) == tagged
+
+
+async def test_update_pipeline_of_every_mutable_field_at_once(store: Store) -> None:
+    pipeline = builders.pipeline()
+    await store.create_pipeline(pipeline)
+    changes: dict[str, Any] = {"display_name": "d", "description": "about", "tags": {"team": "ml"}}
+
+    updated = await store.update_pipeline(pipeline.pipeline_id, PipelineUpdate(**changes))
+
+    assert updated == dataclasses.replace(pipeline, **changes)
+    # The display name is filtered on: the store's list columns follow the update.
+    query = ListQuery(predicates=(Predicate("display_name", Operation.EQUALS, "d"),))
+    assert (await store.list_pipelines(query)).items == [updated]
+
+
+async def test_update_unknown_pipeline_raises_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.update_pipeline("no-such-pipeline", PipelineUpdate(display_name="x"))
+    with pytest.raises(NotFound):
+        await store.update_pipeline("no-such-pipeline", PipelineUpdate())
+
+
+async def test_update_version_sets_the_given_fields_only(store: Store) -> None:
+    pipeline = builders.pipeline()
+    version = builders.full_version(pipeline.pipeline_id)
+    await store.create_pipeline_with_version(pipeline, version)
+
+    update = PipelineVersionUpdate(code_source_url="https://example.invalid/v2", tags={})
+    updated = await store.update_pipeline_version(
+        version.pipeline_version_id, update, pipeline_id=pipeline.pipeline_id
+    )
+
+    expected = dataclasses.replace(version, code_source_url="https://example.invalid/v2", tags={})
+    assert updated == expected
+    assert await store.get_pipeline_version(version.pipeline_version_id) == expected
+    update = PipelineVersionUpdate(display_name="v2", description="second look")
+    updated = await store.update_pipeline_version(
+        version.pipeline_version_id, update, pipeline_id=pipeline.pipeline_id
+    )
+    expected = dataclasses.replace(expected, display_name="v2", description="second look")
+    assert updated == expected
+    query = ListQuery(predicates=(Predicate("display_name", Operation.EQUALS, "v2"),))
+    assert (await store.list_pipeline_versions(pipeline.pipeline_id, query)).items == [expected]
+
+
+async def test_update_version_of_another_pipeline_raises_not_found(store: Store) -> None:
+    pipeline, other = builders.pipeline(), builders.pipeline()
+    version = builders.version(pipeline.pipeline_id)
+    await store.create_pipeline_with_version(pipeline, version)
+    await store.create_pipeline(other)
+    update = PipelineVersionUpdate(display_name="hijacked")
+
+    for pipeline_id in (other.pipeline_id, "no-such-pipeline", ""):
+        with pytest.raises(NotFound):
+            await store.update_pipeline_version(version.pipeline_version_id, update, pipeline_id=pipeline_id)
+        with pytest.raises(NotFound):
+            await store.update_pipeline_version(
+                version.pipeline_version_id, PipelineVersionUpdate(), pipeline_id=pipeline_id
+            )
+    with pytest.raises(NotFound):
+        await store.update_pipeline_version("no-such-version", update, pipeline_id=pipeline.pipeline_id)
+    assert await store.get_pipeline_version(version.pipeline_version_id) == version
+
+
+async def test_concurrent_updates_of_different_fields_both_stay(store: Store) -> None:
+    pipeline = builders.pipeline()
+    await store.create_pipeline(pipeline)
+    updates = [PipelineUpdate(display_name=f"name {i}") for i in range(5)]
+    updates += [PipelineUpdate(description="described"), PipelineUpdate(tags={"k": "v"})]
+
+    await asyncio.gather(*(store.update_pipeline(pipeline.pipeline_id, update) for update in updates))
+
+    stored = await store.get_pipeline(pipeline.pipeline_id)
+    assert (stored.description, stored.tags) == ("described", {"k": "v"})
+    assert stored.display_name in {f"name {i}" for i in range(5)}

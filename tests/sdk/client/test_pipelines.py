@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,39 @@ def test_upload_errors_carry_the_server_message(client: Client, tmp_path: Path) 
         client.upload_pipeline(broken, name=unique("broken"))
     with pytest.raises(errors.InvalidArgument, match="comp-missing"):
         client.run_pipeline(broken)
+
+
+def test_pipelines_and_versions_are_updated(client: Client) -> None:
+    name = unique("pipe")
+    pipeline = client.upload_pipeline(add_pipeline, name=name, description="adds", tags={"team": "sdk"})
+    (version,) = client.list_pipeline_versions(pipeline.pipeline_id).items
+
+    renamed = client.update_pipeline(pipeline.pipeline_id, display_name="Adder")
+    assert renamed == dataclasses.replace(pipeline, display_name="Adder")
+    cleared = client.update_pipeline(pipeline.pipeline_id, description="", tags={})
+    assert cleared == dataclasses.replace(renamed, description="", tags={})
+    assert client.get_pipeline(pipeline.pipeline_id) == cleared
+    assert client.update_pipeline(pipeline.pipeline_id) == cleared
+
+    updated = client.update_pipeline_version(
+        pipeline.pipeline_id,
+        version.pipeline_version_id,
+        display_name="v1 (stable)",
+        code_source_url="https://example.invalid/add.py",
+        tags={"stage": "prod"},
+    )
+    assert updated == dataclasses.replace(
+        version,
+        display_name="v1 (stable)",
+        code_source_url="https://example.invalid/add.py",
+        tags={"stage": "prod"},
+    )
+    assert client.get_pipeline_version(pipeline.pipeline_id, version.pipeline_version_id) == updated
+
+    with pytest.raises(errors.InvalidArgument, match="display_name"):
+        client.update_pipeline(pipeline.pipeline_id, display_name=" ")
+    with pytest.raises(errors.NotFound):
+        client.update_pipeline(unique("absent"), description="x")
+    with pytest.raises(errors.NotFound):
+        client.update_pipeline_version(unique("absent"), version.pipeline_version_id, description="x")
+    client.delete_pipeline(pipeline.pipeline_id, cascade=True)

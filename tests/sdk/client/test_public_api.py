@@ -79,6 +79,8 @@ def test_the_client_api_is_pinned() -> None:
         "transport",
         "unarchive_experiment",
         "unarchive_run",
+        "update_pipeline",
+        "update_pipeline_version",
         "upload_pipeline",
         "upload_pipeline_version",
         "wait",

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
-import grpc
 from fastapi import APIRouter, Query, Request, Response
+from google.protobuf import field_mask_pb2
 from sluice.v1 import pipelines_pb2
 
 from services.core.errors import InvalidArgument
 from services.gateway.http import examples, schemas
 from services.gateway.http.context import API_PREFIX, Context
-from services.gateway.http.errors import error_response
 from services.gateway.http.protojson import parse_body, proto_response
 from services.gateway.http.routes.params import ListQuery, PageQuery, json_body
 from services.gateway.http.upload import UPLOAD_FIELD, read_package
@@ -55,9 +55,28 @@ def _tags(raw: str) -> dict[str, str]:
     return tags
 
 
-def _no_update_rpc(what: str) -> Response:
-    # PipelineService has no Update RPC yet; say so instead of a bare 405.
-    return error_response(grpc.StatusCode.UNIMPLEMENTED, f"updating a {what} is not supported yet")
+UpdateMaskQuery = Annotated[
+    list[str] | None,
+    Query(
+        description="The fields to change, comma-separated, snake_case or camelCase (e.g. "
+        "`display_name,tags`). Without it, every mutable field the body sets changes; a field "
+        'cleared to its default (`""`, `{}`) must be named here.',
+    ),
+]
+_UPPER = re.compile(r"[A-Z]")
+
+
+def _field_mask(values: list[str] | None) -> field_mask_pb2.FieldMask:
+    """`update_mask` as a FieldMask of snake_case paths (the scheduler checks them)."""
+    paths = [part.strip() for value in values or () for part in value.split(",")]
+    return field_mask_pb2.FieldMask(
+        paths=[_UPPER.sub(lambda upper: "_" + upper[0].lower(), path) for path in paths if path]
+    )
+
+
+def _check_path_id(name: str, *, body: str, path: str) -> None:
+    if body and body != path:
+        raise InvalidArgument(f"{name} {body!r} in the body differs from {path!r} in the path", field=name)
 
 
 @router.post(
@@ -212,12 +231,18 @@ async def delete_pipeline(
     "/pipelines/{pipeline_id}",
     operation_id="PipelineService_UpdatePipeline",
     response_model=schemas.Pipeline,
-    responses={501: {"model": schemas.Error}},
+    openapi_extra=json_body(schemas.PipelineUpdateInput, example=examples.PIPELINE_UPDATE),
 )
-async def update_pipeline(pipeline_id: str, context: Context) -> Response:
-    # An unknown pipeline is a 404 like on every other route; a known one cannot change yet.
-    await context.backend.pipelines.GetPipeline(pipelines_pb2.GetPipelineRequest(pipeline_id=pipeline_id))
-    return _no_update_rpc("pipeline")
+async def update_pipeline(
+    pipeline_id: str, request: Request, context: Context, update_mask: UpdateMaskQuery = None
+) -> Response:
+    pipeline = await parse_body(request, pipelines_pb2.Pipeline(), limit=context.config.max_request_bytes)
+    _check_path_id("pipeline_id", body=pipeline.pipeline_id, path=pipeline_id)
+    pipeline.pipeline_id = pipeline_id
+    updated = await context.backend.pipelines.UpdatePipeline(
+        pipelines_pb2.UpdatePipelineRequest(pipeline=pipeline, update_mask=_field_mask(update_mask))
+    )
+    return proto_response(updated)
 
 
 @router.post(
@@ -280,12 +305,25 @@ async def delete_pipeline_version(pipeline_id: str, pipeline_version_id: str, co
     "/pipelines/{pipeline_id}/versions/{pipeline_version_id}",
     operation_id="PipelineService_UpdatePipelineVersion",
     response_model=schemas.PipelineVersion,
-    responses={501: {"model": schemas.Error}},
+    openapi_extra=json_body(schemas.PipelineVersionUpdateInput, example=examples.PIPELINE_VERSION_UPDATE),
 )
-async def update_pipeline_version(pipeline_id: str, pipeline_version_id: str, context: Context) -> Response:
-    await context.backend.pipelines.GetPipelineVersion(
-        pipelines_pb2.GetPipelineVersionRequest(
-            pipeline_id=pipeline_id, pipeline_version_id=pipeline_version_id
+async def update_pipeline_version(
+    pipeline_id: str,
+    pipeline_version_id: str,
+    request: Request,
+    context: Context,
+    update_mask: UpdateMaskQuery = None,
+) -> Response:
+    version = await parse_body(
+        request, pipelines_pb2.PipelineVersion(), limit=context.config.max_request_bytes
+    )
+    _check_path_id("pipeline_id", body=version.pipeline_id, path=pipeline_id)
+    _check_path_id("pipeline_version_id", body=version.pipeline_version_id, path=pipeline_version_id)
+    version.pipeline_id = pipeline_id
+    version.pipeline_version_id = pipeline_version_id
+    updated = await context.backend.pipelines.UpdatePipelineVersion(
+        pipelines_pb2.UpdatePipelineVersionRequest(
+            pipeline_version=version, update_mask=_field_mask(update_mask)
         )
     )
-    return _no_update_rpc("pipeline version")
+    return proto_response(updated)

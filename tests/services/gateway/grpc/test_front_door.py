@@ -293,8 +293,8 @@ async def test_read_task_log_follows_a_running_task_until_it_ends(
         fakes.artifacts.put("mem://logs/t1/1", b"epoch 1\nepoch 2\n")
         task.state = task.attempts[0].state = common_pb2.SUCCEEDED
         rest = b""
-        while (chunk := await call.read()) is not grpc.aio.EOF:
-            assert isinstance(chunk, runs_pb2.LogChunk)
+        # Until the end of the stream (grpc's EOF sentinel is not a LogChunk).
+        while isinstance(chunk := await call.read(), runs_pb2.LogChunk):
             rest += chunk.data
 
     assert first.data + rest == b"epoch 1\nepoch 2\n"

@@ -2,13 +2,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
+import grpc
 import httpx
 import pytest
 from google.protobuf import json_format
-from sluice.v1 import pipelines_pb2
+from sluice.v1 import pipelines_pb2, pipelines_pb2_grpc
 
-from services.gateway import GatewayConfig
+from services.core.store.sqlite import SqliteStore
+from services.gateway import Gateway, GatewayBackend, GatewayConfig, InMemoryRunEventSource
+from services.gateway.http import examples
+from services.scheduler.api.pipelines import PipelineServicer
 from tests.services.gateway.conftest import StartGateway
 from tests.services.gateway.fakes import CREATED_AT_JSON, FakeBackends
 
@@ -87,26 +93,6 @@ async def test_pipeline_versions(http: httpx.AsyncClient, fakes: FakeBackends) -
     assert (await http.get(f"{versions}/version-1")).json()["name"] == "v1"
     assert (await http.delete(f"{versions}/version-1")).json() == {}
     assert (await http.get(f"{versions}/version-1")).status_code == 404
-
-
-async def test_updates_are_not_supported_yet(http: httpx.AsyncClient) -> None:
-    created = await http.post(
-        f"{API}/pipelines/create",
-        json={"pipeline": {"name": "p"}, "pipeline_version": {"name": "v", "pipeline_spec": {"a": 1}}},
-    )
-    pipeline_id = created.json()["pipeline_id"]
-    versions = (await http.get(f"{API}/pipelines/{pipeline_id}/versions")).json()["pipeline_versions"]
-    known = (
-        f"{API}/pipelines/{pipeline_id}",
-        f"{API}/pipelines/{pipeline_id}/versions/{versions[0]['pipeline_version_id']}",
-    )
-    for path in known:
-        response = await http.patch(path, json={})
-        assert response.status_code == 501
-        assert response.json()["code"] == 12
-    # Unknown ids are a 404, as on every other route.
-    for path in (f"{API}/pipelines/nope", f"{API}/pipelines/{pipeline_id}/versions/nope"):
-        assert (await http.patch(path, json={})).status_code == 404
 
 
 async def test_upload_a_yaml_package(http: httpx.AsyncClient, fakes: FakeBackends) -> None:
@@ -286,3 +272,233 @@ async def test_the_upload_limit_is_on_the_package(start_gateway: StartGateway, f
     assert len(fakes.recorder.last("UploadPipeline", pipelines_pb2.UploadPipelineRequest).package) == 1000
     assert over.status_code == 413
     assert json.loads(over.text)["code"] == 8
+
+
+# --- updates (PATCH) -----------------------------------------------------------------------
+
+
+async def test_patch_sends_the_body_the_ids_and_the_mask(
+    http: httpx.AsyncClient, fakes: FakeBackends
+) -> None:
+    await http.post(f"{API}/pipelines/create", json=examples.PIPELINE_AND_VERSION)
+    path = f"{API}/pipelines/pipeline-1/versions/version-1"
+
+    response = await http.patch(
+        path,
+        params=[("update_mask", " displayName , codeSourceUrl,"), ("update_mask", "tags")],
+        json={"displayName": "V", "code_source_url": "https://example.invalid/src", "tags": {"a": "b"}},
+    )
+
+    assert response.status_code == 200, response.text
+    sent = fakes.recorder.last("UpdatePipelineVersion", pipelines_pb2.UpdatePipelineVersionRequest)
+    assert list(sent.update_mask.paths) == ["display_name", "code_source_url", "tags"]
+    assert sent.pipeline_version == pipelines_pb2.PipelineVersion(
+        pipeline_id="pipeline-1",
+        pipeline_version_id="version-1",
+        display_name="V",
+        code_source_url="https://example.invalid/src",
+        tags={"a": "b"},
+    )
+    assert response.json() == (await http.get(path)).json()
+    response = await http.patch(f"{API}/pipelines/pipeline-1", json=examples.PIPELINE_UPDATE)
+    assert response.status_code == 200, response.text
+    sent_pipeline = fakes.recorder.last("UpdatePipeline", pipelines_pb2.UpdatePipelineRequest)
+    assert (sent_pipeline.pipeline.pipeline_id, list(sent_pipeline.update_mask.paths)) == ("pipeline-1", [])
+
+
+@pytest.fixture
+async def real_http(
+    tmp_path: Path, fakes: FakeBackends, events: InMemoryRunEventSource
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway in front of the real PipelineService over a SQLite store: what an update
+    may change is the scheduler's to decide, so these tests go through it."""
+    store = SqliteStore(tmp_path / "sluice.db")
+    await store.start()
+    server = grpc.aio.server()
+    pipelines_pb2_grpc.add_PipelineServiceServicer_to_server(PipelineServicer(store=store), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    backend = GatewayBackend.connect(
+        scheduler_address=f"127.0.0.1:{port}", artifacts_address=fakes.artifacts_address, events=events
+    )
+    gateway = Gateway(backend=backend, config=GatewayConfig(shutdown_grace_seconds=1.0))
+    try:
+        await gateway.start()
+        async with httpx.AsyncClient(base_url=gateway.http_url, timeout=10.0, trust_env=False) as client:
+            yield client
+    finally:
+        await gateway.aclose()
+        await server.stop(None)
+        await store.aclose()
+
+
+async def _create(http: httpx.AsyncClient, name: str = "p") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A pipeline with one version: (pipeline, version) as GET returns them."""
+    created = await http.post(
+        f"{API}/pipelines/create",
+        json={
+            "pipeline": {"name": name, "display_name": "P", "description": "d", "tags": {"a": "1"}},
+            "pipeline_version": {
+                "name": "v1",
+                "description": "first",
+                "code_source_url": "https://example.invalid/v1",
+                "pipeline_spec": examples.HELLO_PIPELINE,
+            },
+        },
+    )
+    assert created.status_code == 200, created.text
+    pipeline = created.json()
+    listed = await http.get(f"{API}/pipelines/{pipeline['pipeline_id']}/versions")
+    return pipeline, listed.json()["pipeline_versions"][0]
+
+
+def _by_display_name(value: str) -> dict[str, str]:
+    predicate = {"key": "display_name", "operation": "EQUALS", "string_value": value}
+    return {"filter": json.dumps({"predicates": [predicate]})}
+
+
+@pytest.mark.parametrize(
+    ("body", "changed"),
+    [
+        ({"display_name": "New name"}, {"display_name": "New name"}),
+        ({"description": "about"}, {"description": "about"}),
+        ({"tags": {"team": "ml"}}, {"tags": {"team": "ml"}}),
+        ({"displayName": "camel"}, {"display_name": "camel"}),
+    ],
+    ids=["display_name", "description", "tags", "camelCase"],
+)
+async def test_patch_pipeline_changes_a_field(
+    real_http: httpx.AsyncClient, body: dict[str, Any], changed: dict[str, Any]
+) -> None:
+    pipeline, _ = await _create(real_http)
+    path = f"{API}/pipelines/{pipeline['pipeline_id']}"
+
+    response = await real_http.patch(path, json=body)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {**pipeline, **changed}
+    assert (await real_http.get(path)).json() == response.json()
+    display_name = response.json()["display_name"]
+    listed = (await real_http.get(f"{API}/pipelines", params=_by_display_name(display_name))).json()
+    assert listed["pipelines"] == [response.json()]
+
+
+@pytest.mark.parametrize(
+    ("body", "changed"),
+    [
+        ({"display_name": "v1 (stable)"}, {"display_name": "v1 (stable)"}),
+        ({"description": "second look"}, {"description": "second look"}),
+        ({"tags": {"stage": "prod"}}, {"tags": {"stage": "prod"}}),
+        (
+            {"codeSourceUrl": "https://example.invalid/fixed"},
+            {"code_source_url": "https://example.invalid/fixed"},
+        ),
+    ],
+    ids=["display_name", "description", "tags", "code_source_url"],
+)
+async def test_patch_pipeline_version_changes_a_field(
+    real_http: httpx.AsyncClient, body: dict[str, Any], changed: dict[str, Any]
+) -> None:
+    pipeline, version = await _create(real_http)
+    versions = f"{API}/pipelines/{pipeline['pipeline_id']}/versions"
+    path = f"{versions}/{version['pipeline_version_id']}"
+
+    response = await real_http.patch(path, json=body)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {**version, **changed}
+    assert (await real_http.get(path)).json() == response.json()
+    listed = (await real_http.get(versions, params=_by_display_name(response.json()["display_name"]))).json()
+    assert listed["pipeline_versions"] == [response.json()]
+
+
+async def test_patch_with_an_update_mask_changes_only_what_it_names(real_http: httpx.AsyncClient) -> None:
+    pipeline, version = await _create(real_http)
+    path = f"{API}/pipelines/{pipeline['pipeline_id']}"
+    body = {"display_name": "Masked", "description": "", "tags": {"ignored": "yes"}}
+
+    # camelCase or snake_case, comma-separated or repeated; "" clears a field the mask names.
+    response = await real_http.patch(path, params=[("update_mask", "displayName,description")], json=body)
+
+    assert response.status_code == 200, response.text
+    expected = {**pipeline, "display_name": "Masked"}
+    del expected["description"]
+    assert response.json() == expected
+    version_path = f"{path}/versions/{version['pipeline_version_id']}"
+    response = await real_http.patch(
+        version_path, params=[("update_mask", "tags"), ("update_mask", "code_source_url")], json={}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {k: v for k, v in version.items() if k not in ("tags", "code_source_url")}
+    assert (await real_http.get(version_path)).json() == response.json()
+
+
+async def test_patch_sending_back_what_get_returned_is_accepted(real_http: httpx.AsyncClient) -> None:
+    pipeline, version = await _create(real_http)
+    version_path = f"{API}/pipelines/{pipeline['pipeline_id']}/versions/{version['pipeline_version_id']}"
+
+    edited = {**version, "display_name": "edited", "tags": {"x": "y"}}
+    response = await real_http.patch(version_path, json=edited)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == edited
+    edited_pipeline = {**pipeline, "description": "edited"}
+    response = await real_http.patch(f"{API}/pipelines/{pipeline['pipeline_id']}", json=edited_pipeline)
+    assert (response.status_code, response.json()) == (200, edited_pipeline)
+
+
+async def test_patch_of_unknown_ids_is_404(real_http: httpx.AsyncClient) -> None:
+    pipeline, version = await _create(real_http)
+    other, _ = await _create(real_http, name="other")
+    for path in (
+        f"{API}/pipelines/nope",
+        f"{API}/pipelines/{pipeline['pipeline_id']}/versions/nope",
+        f"{API}/pipelines/nope/versions/{version['pipeline_version_id']}",
+        # A version of another pipeline is not found under this one.
+        f"{API}/pipelines/{other['pipeline_id']}/versions/{version['pipeline_version_id']}",
+    ):
+        response = await real_http.patch(path, json={"display_name": "x"})
+        assert response.status_code == 404, path
+        assert set(response.json()) == {"error", "code", "message", "details"}
+        assert response.json()["code"] == 5
+
+
+@pytest.mark.parametrize(
+    ("target", "params", "body", "named"),
+    [
+        ("pipeline", {}, {"name": "renamed"}, "Pipeline.name cannot be changed"),
+        ("pipeline", {}, {"namespace": "team-b"}, "Pipeline.namespace cannot be changed"),
+        ("pipeline", {}, {"created_at": "2020-01-01T00:00:00Z"}, "Pipeline.created_at cannot be changed"),
+        ("pipeline", {}, {"pipeline_id": "another"}, "pipeline_id 'another' in the body differs"),
+        ("pipeline", {"update_mask": "name"}, {}, "Pipeline.name cannot be updated"),
+        ("pipeline", {"update_mask": "bogus"}, {}, "Pipeline has no field 'bogus'"),
+        ("pipeline", {"update_mask": "display_name"}, {"display_name": " "}, "display_name cannot be empty"),
+        ("version", {}, {"name": "v2"}, "PipelineVersion.name cannot be changed"),
+        ("version", {}, {"pipeline_spec": {"a": 1}}, "PipelineVersion.pipeline_spec cannot be changed"),
+        (
+            "version",
+            {},
+            {"package_url": {"pipeline_url": "https://example.invalid/p.yaml"}},
+            "PipelineVersion.package_url cannot be changed",
+        ),
+        ("version", {"update_mask": "pipelineSpec"}, {}, "PipelineVersion.pipeline_spec cannot be updated"),
+        ("version", {}, {"pipeline_version_id": "another"}, "pipeline_version_id 'another' in the body"),
+    ],
+)
+async def test_patch_of_a_fixed_field_is_400(
+    real_http: httpx.AsyncClient, target: str, params: dict[str, str], body: dict[str, Any], named: str
+) -> None:
+    pipeline, version = await _create(real_http)
+    path = f"{API}/pipelines/{pipeline['pipeline_id']}"
+    before = pipeline
+    if target == "version":
+        path += f"/versions/{version['pipeline_version_id']}"
+        before = version
+
+    response = await real_http.patch(path, params=params, json={**body, "description": "changed"})
+
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert (error["code"], error["details"]) == (3, [])
+    assert named in error["message"]
+    assert (await real_http.get(path)).json() == before

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from sluice.v1 import pipelines_pb2
 
 from services.scheduler.api import MAX_PACKAGE_BYTES, convert
@@ -286,3 +289,231 @@ async def test_list_pipelines_pages_sorts_and_filters(api: Api) -> None:
         api.pipelines.ListPipelines(pipelines_pb2.ListPipelinesRequest(sort_by="bogus")),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+# --- updates ---------------------------------------------------------------------------------
+
+
+async def _pipeline_with_version(api: Api) -> tuple[pipelines_pb2.Pipeline, pipelines_pb2.PipelineVersion]:
+    pipeline = await api.pipelines.CreatePipelineAndVersion(
+        pipelines_pb2.CreatePipelineAndVersionRequest(
+            pipeline=pipelines_pb2.Pipeline(name="p", display_name="P", description="d", tags={"a": "1"}),
+            pipeline_version=pipelines_pb2.PipelineVersion(
+                name="v1",
+                description="first",
+                code_source_url="https://example.invalid/v1",
+                tags={"stage": "dev"},
+                pipeline_spec=convert.to_struct(pipeline_dict()),
+            ),
+        )
+    )
+    versions = await api.pipelines.ListPipelineVersions(
+        pipelines_pb2.ListPipelineVersionsRequest(pipeline_id=pipeline.pipeline_id)
+    )
+    return pipeline, versions.pipeline_versions[0]
+
+
+def _mask(*paths: str) -> field_mask_pb2.FieldMask:
+    return field_mask_pb2.FieldMask(paths=paths)
+
+
+async def test_update_pipeline_changes_what_the_mask_names(api: Api) -> None:
+    pipeline, _ = await _pipeline_with_version(api)
+    changes = pipelines_pb2.Pipeline(pipeline_id=pipeline.pipeline_id, display_name=" New ", description="")
+
+    renamed = await api.pipelines.UpdatePipeline(
+        pipelines_pb2.UpdatePipelineRequest(pipeline=changes, update_mask=_mask("display_name"))
+    )
+    # The mask says display_name: the description is left as it is.
+    expected = pipelines_pb2.Pipeline()
+    expected.CopyFrom(pipeline)
+    expected.display_name = "New"
+    assert renamed == expected
+
+    cleared = await api.pipelines.UpdatePipeline(
+        pipelines_pb2.UpdatePipelineRequest(pipeline=changes, update_mask=_mask("description", "tags"))
+    )
+    expected.ClearField("description")
+    expected.ClearField("tags")
+    assert cleared == expected
+    stored = await api.pipelines.GetPipeline(
+        pipelines_pb2.GetPipelineRequest(pipeline_id=pipeline.pipeline_id)
+    )
+    assert stored == expected
+    listed = await api.pipelines.ListPipelines(
+        pipelines_pb2.ListPipelinesRequest(
+            filter='{"predicates":[{"key":"display_name","operation":"EQUALS","string_value":"New"}]}'
+        )
+    )
+    assert list(listed.pipelines) == [expected]
+
+
+async def test_update_pipeline_without_a_mask_changes_the_fields_given(api: Api) -> None:
+    pipeline, _ = await _pipeline_with_version(api)
+
+    tagged = await api.pipelines.UpdatePipeline(
+        pipelines_pb2.UpdatePipelineRequest(
+            pipeline=pipelines_pb2.Pipeline(pipeline_id=pipeline.pipeline_id, tags={"b": "2"})
+        )
+    )
+    assert (tagged.display_name, tagged.description, dict(tagged.tags)) == ("P", "d", {"b": "2"})
+
+    # Read, modify, send it all back: the unchanged fixed fields are accepted.
+    tagged.description = "about"
+    tagged.display_name = "Q"
+    updated = await api.pipelines.UpdatePipeline(pipelines_pb2.UpdatePipelineRequest(pipeline=tagged))
+    assert updated == tagged
+
+
+async def test_update_pipeline_version(api: Api) -> None:
+    pipeline, version = await _pipeline_with_version(api)
+    changes = pipelines_pb2.PipelineVersion(
+        pipeline_id=pipeline.pipeline_id,
+        pipeline_version_id=version.pipeline_version_id,
+        code_source_url="https://example.invalid/v1-fixed",
+        display_name="v1 (stable)",
+    )
+
+    updated = await api.pipelines.UpdatePipelineVersion(
+        pipelines_pb2.UpdatePipelineVersionRequest(pipeline_version=changes)
+    )
+
+    expected = pipelines_pb2.PipelineVersion()
+    expected.CopyFrom(version)
+    expected.code_source_url = "https://example.invalid/v1-fixed"
+    expected.display_name = "v1 (stable)"
+    assert updated == expected
+    changes.tags["stage"] = "prod"
+    updated = await api.pipelines.UpdatePipelineVersion(
+        pipelines_pb2.UpdatePipelineVersionRequest(
+            pipeline_version=changes, update_mask=_mask("tags", "description")
+        )
+    )
+    expected.tags["stage"] = "prod"
+    expected.ClearField("description")
+    assert updated == expected
+    stored = await api.pipelines.GetPipelineVersion(
+        pipelines_pb2.GetPipelineVersionRequest(
+            pipeline_id=pipeline.pipeline_id, pipeline_version_id=version.pipeline_version_id
+        )
+    )
+    assert stored == expected
+    # The whole version sent back, spec included, with one change.
+    stored.description = "again"
+    assert (
+        await api.pipelines.UpdatePipelineVersion(
+            pipelines_pb2.UpdatePipelineVersionRequest(pipeline_version=stored)
+        )
+        == stored
+    )
+
+
+@pytest.mark.parametrize(
+    ("mask", "changes", "named"),
+    [
+        (["name"], {}, "Pipeline.name cannot be updated"),
+        (["display_name", "bogus"], {}, "no field 'bogus'"),
+        (["tags.a"], {}, "no field 'tags.a'"),
+        ([], {"name": "other"}, "Pipeline.name cannot be changed"),
+        ([], {"namespace": "team-b"}, "Pipeline.namespace cannot be changed"),
+        (["display_name"], {"display_name": "  "}, "display_name cannot be empty"),
+    ],
+)
+async def test_update_pipeline_refuses_other_fields(
+    api: Api, mask: list[str], changes: dict[str, Any], named: str
+) -> None:
+    pipeline, _ = await _pipeline_with_version(api)
+    given = pipelines_pb2.Pipeline(pipeline_id=pipeline.pipeline_id, description="changed", **changes)
+
+    details = await expect_error(
+        api.pipelines.UpdatePipeline(
+            pipelines_pb2.UpdatePipelineRequest(pipeline=given, update_mask=_mask(*mask))
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+
+    assert named in details
+    stored = await api.pipelines.GetPipeline(
+        pipelines_pb2.GetPipelineRequest(pipeline_id=pipeline.pipeline_id)
+    )
+    assert stored == pipeline
+
+
+async def test_update_pipeline_version_refuses_fixed_fields(api: Api) -> None:
+    pipeline, version = await _pipeline_with_version(api)
+    ids: dict[str, Any] = {
+        "pipeline_id": pipeline.pipeline_id,
+        "pipeline_version_id": version.pipeline_version_id,
+    }
+    refused = [
+        (pipelines_pb2.PipelineVersion(**ids, name="v2"), "PipelineVersion.name cannot be changed"),
+        (
+            pipelines_pb2.PipelineVersion(**ids, pipeline_spec=convert.to_struct(pipeline_dict("greeter"))),
+            "PipelineVersion.pipeline_spec cannot be changed",
+        ),
+        (
+            pipelines_pb2.PipelineVersion(
+                **ids, package_url=pipelines_pb2.Url(pipeline_url="https://x.invalid")
+            ),
+            "PipelineVersion.package_url cannot be changed",
+        ),
+    ]
+    for given, named in refused:
+        details = await expect_error(
+            api.pipelines.UpdatePipelineVersion(
+                pipelines_pb2.UpdatePipelineVersionRequest(pipeline_version=given)
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        assert named in details
+    details = await expect_error(
+        api.pipelines.UpdatePipelineVersion(
+            pipelines_pb2.UpdatePipelineVersionRequest(
+                pipeline_version=pipelines_pb2.PipelineVersion(**ids), update_mask=_mask("pipeline_spec")
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "PipelineVersion.pipeline_spec cannot be updated" in details
+    stored = await api.pipelines.GetPipelineVersion(pipelines_pb2.GetPipelineVersionRequest(**ids))
+    assert stored == version
+
+
+async def test_update_of_unknown_or_unnamed_resources(api: Api) -> None:
+    pipeline, version = await _pipeline_with_version(api)
+    other = await api.pipelines.CreatePipeline(
+        pipelines_pb2.CreatePipelineRequest(pipeline=pipelines_pb2.Pipeline(name="other"))
+    )
+
+    await expect_error(
+        api.pipelines.UpdatePipeline(
+            pipelines_pb2.UpdatePipelineRequest(pipeline=pipelines_pb2.Pipeline(pipeline_id="nope", name="x"))
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    for pipeline_id, version_id in (
+        (other.pipeline_id, version.pipeline_version_id),
+        (pipeline.pipeline_id, "nope"),
+    ):
+        given = pipelines_pb2.PipelineVersion(
+            pipeline_id=pipeline_id, pipeline_version_id=version_id, display_name="hijacked"
+        )
+        await expect_error(
+            api.pipelines.UpdatePipelineVersion(
+                pipelines_pb2.UpdatePipelineVersionRequest(pipeline_version=given)
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        )
+    details = await expect_error(
+        api.pipelines.UpdatePipeline(pipelines_pb2.UpdatePipelineRequest()), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert "pipeline_id" in details
+    details = await expect_error(
+        api.pipelines.UpdatePipelineVersion(
+            pipelines_pb2.UpdatePipelineVersionRequest(
+                pipeline_version=pipelines_pb2.PipelineVersion(pipeline_id=pipeline.pipeline_id)
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "pipeline_version_id" in details
