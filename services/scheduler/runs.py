@@ -47,6 +47,7 @@ from services.scheduler import run_events
 from services.scheduler.api.specs import split_pipeline_spec
 from services.scheduler.dispatch import build_dispatch
 from services.scheduler.engine.dag import advance
+from services.scheduler.engine.metrics import run_metrics
 from services.scheduler.engine.plan import Launch, Plan
 from services.scheduler.engine.results import AttemptReport, apply_report
 from services.scheduler.engine.retry import RETRYABLE_STATES, reset_for_retry
@@ -382,6 +383,9 @@ class RunScheduler:
                 self._wake_for_retries(run_id, tasks.values())
                 return
             launches = await self._use_cache(plan)
+            if plan.run is not None and plan.run.state in TERMINAL_STATES:
+                changed = {task.task_id: task for task in (*plan.created, *plan.updated)}
+                plan.run.metrics = run_metrics({**tasks, **changed}.values())
             written: set[str] = set()
             try:
                 run, stored = await self._persist(run, plan, written)

@@ -252,3 +252,34 @@ def test_runs_experiments_pipelines_and_versions_are_deleted(http: httpx.Client,
     # Unknown things are 404 pages, not errors.
     assert http.post("/pipelines/nope/delete").status_code == 404
     assert http.post("/runs/nope/delete", data={}).status_code == 404
+
+
+def test_the_run_list_shows_the_metrics_of_a_run_made_of_cache_hits(
+    http: httpx.Client, ui_server: UiServer
+) -> None:
+    pipeline_id, version_id = upload(http, ui_server, "pages-cached-metrics")
+    name = f"cached metrics {time.time_ns()}"
+    run_ids = []
+    for _ in range(2):
+        created = http.post(
+            "/apis/v2beta1/runs",
+            json={
+                "display_name": name,
+                "pipeline_version_reference": {"pipeline_id": pipeline_id, "pipeline_version_id": version_id},
+                "runtime_config": {"parameters": {"seconds": 0.1, "threshold": 0.3}},
+            },
+        )
+        run_ids.append(created.json()["run_id"])
+        assert ui_server.wait_for_run(run_ids[-1])["state"] == "SUCCEEDED"
+    second = http.get(f"/apis/v2beta1/runs/{run_ids[1]}").json()
+    evaluate = next(t for t in second["run_details"]["task_details"] if t["display_name"] == "evaluate")
+    assert evaluate.get("cached_from_task_id")  # every output of the second run was reused
+    assert second["metrics"] == {"accuracy": 0.88, "loss": 0.31}
+
+    page = http.get("/runs", params={"q": name}).text
+    header = re.findall(r'<th scope="col" class="num metric-col">([^<]+)</th>', page)
+    assert header == ["accuracy", "loss"]
+    for run_id in run_ids:
+        row = page[page.index(f'href="/runs/{run_id}"') :].split("</tr>", 1)[0]
+        assert "0.88" in row
+        assert "0.31" in row

@@ -176,6 +176,8 @@ def print_run(run: Run) -> None:
         out.print("parameters: " + ", ".join(f"{k}={v!r}" for k, v in sorted(run.parameters.items())))
     if run.outputs:
         out.print("outputs: " + ", ".join(f"{k}={v!r}" for k, v in sorted(run.outputs.items())))
+    if run.metrics:
+        out.print("metrics: " + ", ".join(f"{k}={v:g}" for k, v in run.metrics.items()))
     if run.error is not None:
         out.print(Text(f"error: {run.error.message}", style="red"))
     table = _table("Tasks", ["TASK ID", "TASK", "KIND", "STATE", "DURATION", "ATTEMPTS", "NOTE"])

@@ -180,6 +180,7 @@ def run(data: Json) -> Run:
         pipeline_version_reference=_version_reference(data.get("pipeline_version_reference")),
         recurring_run_id=data.get("recurring_run_id", ""),
         disable_cache=bool(data.get("disable_cache", False)),
+        metrics={str(name): float(value) for name, value in (data.get("metrics") or {}).items()},
         tasks=tuple(task(each) for each in (data.get("run_details") or {}).get("task_details", ())),
         pipeline_spec=dict(data.get("pipeline_spec") or {}),
     )

@@ -194,6 +194,8 @@ class Run:
     pipeline_version_reference: PipelineVersionReference | None
     recurring_run_id: str
     disable_cache: bool
+    metrics: Mapping[str, float]
+    """The scalar metrics its tasks logged (cache hits included), once it has finished."""
     tasks: tuple[Task, ...] = field(repr=False)
     pipeline_spec: Mapping[str, Any] = field(repr=False)
     """The run's PipelineSpec when it was started from one (not from a pipeline version)."""

@@ -371,6 +371,26 @@ Global___RunDetails: _TypeAlias = RunDetails  # noqa: Y015
 class Run(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class MetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
     RUN_ID_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
@@ -389,6 +409,7 @@ class Run(_message.Message):
     RECURRING_RUN_ID_FIELD_NUMBER: _builtins.int
     STATE_HISTORY_FIELD_NUMBER: _builtins.int
     DISABLE_CACHE_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
     experiment_id: _builtins.str
     run_id: _builtins.str
     display_name: _builtins.str
@@ -417,6 +438,13 @@ class Run(_message.Message):
     def run_details(self) -> Global___RunDetails: ...
     @_builtins.property
     def state_history(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.RuntimeStatus]: ...
+    @_builtins.property
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Sluice extension (output only): the scalar metrics of the run's Metrics artifacts,
+        cache hits included, by name (the first task's value when several log one); set when
+        the run finishes.
+        """
+
     def __init__(
         self,
         *,
@@ -438,10 +466,11 @@ class Run(_message.Message):
         recurring_run_id: _builtins.str = ...,
         state_history: _abc.Iterable[_common_pb2.RuntimeStatus] | None = ...,
         disable_cache: _builtins.bool = ...,
+        metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "pipeline_spec", b"pipeline_spec", "pipeline_version_reference", b"pipeline_version_reference", "run_details", b"run_details", "runtime_config", b"runtime_config", "scheduled_at", b"scheduled_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "description", b"description", "disable_cache", b"disable_cache", "display_name", b"display_name", "error", b"error", "experiment_id", b"experiment_id", "finished_at", b"finished_at", "pipeline_spec", b"pipeline_spec", "pipeline_version_reference", b"pipeline_version_reference", "recurring_run_id", b"recurring_run_id", "run_details", b"run_details", "run_id", b"run_id", "runtime_config", b"runtime_config", "scheduled_at", b"scheduled_at", "service_account", b"service_account", "state", b"state", "state_history", b"state_history", "storage_state", b"storage_state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "description", b"description", "disable_cache", b"disable_cache", "display_name", b"display_name", "error", b"error", "experiment_id", b"experiment_id", "finished_at", b"finished_at", "metrics", b"metrics", "pipeline_spec", b"pipeline_spec", "pipeline_version_reference", b"pipeline_version_reference", "recurring_run_id", b"recurring_run_id", "run_details", b"run_details", "run_id", b"run_id", "runtime_config", b"runtime_config", "scheduled_at", b"scheduled_at", "service_account", b"service_account", "state", b"state", "state_history", b"state_history", "storage_state", b"storage_state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -173,6 +173,8 @@ class RunRecord:
     recurring_run_id: str = ""
     state_history: list[StateChange] = field(default_factory=list)
     disable_cache: bool = False
+    # The scalar metrics of the run's Metrics outputs, set when it finishes (for run lists).
+    metrics: dict[str, float] = field(default_factory=dict)
     # Compare-and-set guard: bumped by the store on every update.
     version: int = 0
 

@@ -103,10 +103,16 @@ async def run_page(
     for run in runs:
         run.pop("pipeline_spec", None)
     run_ids = [run["run_id"] for run in runs]
-    _, metrics = await asyncio.gather(ui.data.describe_runs(runs), ui.data.metrics_of_runs(run_ids))
+    # A finished run carries its metrics (cache hits included); the others' are read from
+    # their artifacts as they appear.
+    recorded = {run["run_id"]: dict(run["metrics"]) for run in runs if run.get("metrics")}
+    unrecorded = [run_id for run_id in run_ids if run_id not in recorded]
+    _, read = await asyncio.gather(ui.data.describe_runs(runs), ui.data.metrics_of_runs(unrecorded))
+    metrics = {run_id: recorded.get(run_id) or read.get(run_id, {}) for run_id in run_ids}
     metric_names: list[str] = []
     for run_id in run_ids:
-        for name in metrics[run_id]:
+        # By name: neither a Metrics artifact's metadata nor a run's metrics keep an order.
+        for name in sorted(metrics[run_id]):
             if name not in metric_names and len(metric_names) < METRIC_COLUMNS:
                 metric_names.append(name)
     first = len(query.back) * query.page_size + 1 if runs else 0

@@ -266,6 +266,7 @@ def run_to_proto(record: RunRecord, *, tasks: Sequence[TaskRecord] | None = None
         recurring_run_id=record.recurring_run_id,
         state_history=to_runtime_statuses(record.state_history),
         disable_cache=record.disable_cache,
+        metrics=record.metrics,
     )
 
 

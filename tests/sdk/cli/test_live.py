@@ -32,6 +32,7 @@ def make_run(spec: dict[str, object]) -> Run:
         pipeline_version_reference=None,
         recurring_run_id="",
         disable_cache=False,
+        metrics={},
         tasks=(),
         pipeline_spec=spec,
     )

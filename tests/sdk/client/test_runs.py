@@ -184,7 +184,13 @@ def test_enable_caching_reuses_the_outputs_of_an_identical_run(client: Client) -
 
     assert not first.task("add").cached
     assert second.task("add").cached
+    assert second.task("measure").cached
     assert second.outputs == first.outputs
+    # The run's metrics come from its Metrics artifacts, reused ones included, and are in lists.
+    total = arguments["a"] + 1
+    assert first.metrics == second.metrics == {"x": total, "double": 2 * total}
+    listed = {run.run_id: run for run in client.list_runs(page_size=50, sort_by="created_at desc")}
+    assert listed[second.run_id].metrics == second.metrics
 
 
 def test_runs_are_listed_filtered_archived_and_deleted(client: Client) -> None:
