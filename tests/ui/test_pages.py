@@ -283,3 +283,24 @@ def test_the_run_list_shows_the_metrics_of_a_run_made_of_cache_hits(
         row = page[page.index(f'href="/runs/{run_id}"') :].split("</tr>", 1)[0]
         assert "0.88" in row
         assert "0.31" in row
+
+
+def test_a_pipelines_display_name_and_description_are_edited(http: httpx.Client, ui_server: UiServer) -> None:
+    pipeline_id, _ = upload(http, ui_server, "pages-edit")
+    page = f"/pipelines/{pipeline_id}"
+    assert f'action="{page}/edit"' in http.get(page).text
+
+    saved = http.post(f"{page}/edit", data={"display_name": "Churn model", "description": "weekly"})
+    assert (saved.status_code, saved.headers["location"]) == (303, page)
+    stored = http.get(f"/apis/v2beta1/pipelines/{pipeline_id}").json()
+    assert (stored["display_name"], stored["description"]) == ("Churn model", "weekly")
+    assert stored["name"] == "pages-edit"
+    assert "Churn model" in http.get("/pipelines").text
+
+    # An emptied description is cleared; an empty display name is refused and changes nothing.
+    http.post(f"{page}/edit", data={"display_name": "Churn model", "description": ""})
+    assert "description" not in http.get(f"/apis/v2beta1/pipelines/{pipeline_id}").json()
+    refused = http.post(f"{page}/edit", data={"display_name": " ", "description": "x"})
+    assert refused.status_code == 400
+    assert "display_name" in refused.text
+    assert http.get(f"/apis/v2beta1/pipelines/{pipeline_id}").json()["display_name"] == "Churn model"

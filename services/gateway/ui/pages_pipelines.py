@@ -1,5 +1,6 @@
 """Pipelines: the list, upload (a new pipeline or a new version), a pipeline's versions,
-and a version's page (static graph, inputs, spec)."""
+a version's page (static graph, inputs, spec), editing a pipeline's name and description,
+and deleting versions and pipelines."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import asyncio
 from pathlib import PurePath
 
 from fastapi import APIRouter, Request, Response
+from google.protobuf import field_mask_pb2
 from sluice.v1 import pipelines_pb2
 from starlette.datastructures import UploadFile
 
 from services.core.errors import InvalidArgument, TooLarge
-from services.gateway.ui.context import PAGE_SIZE, Ui, see_other, with_query
+from services.gateway.ui.context import PAGE_SIZE, Ui, form_text, read_form, see_other, with_query
 from services.gateway.ui.data import to_dict
 from services.gateway.ui.forms import root_parameters
 from services.gateway.ui.pages_runs import graph_markup, parse_collapsed, spec_yaml
@@ -85,6 +87,21 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
             )
         )
         return see_other(f"/pipelines/{pipeline_id}/versions/{version.pipeline_version_id}")
+
+    @router.post("/pipelines/{pipeline_id}/edit")
+    async def edit_pipeline(pipeline_id: str, request: Request) -> Response:
+        form = await read_form(request)
+        changed = pipelines_pb2.Pipeline(
+            pipeline_id=pipeline_id,
+            display_name=form_text(form, "display_name").strip(),
+            description=form_text(form, "description").strip(),
+        )
+        # Both named, so that an emptied description is cleared.
+        mask = field_mask_pb2.FieldMask(paths=["display_name", "description"])
+        await backend.pipelines.UpdatePipeline(
+            pipelines_pb2.UpdatePipelineRequest(pipeline=changed, update_mask=mask)
+        )
+        return see_other(f"/pipelines/{pipeline_id}")
 
     @router.post("/pipelines/{pipeline_id}/delete")
     async def delete_pipeline(pipeline_id: str) -> Response:
