@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 from pydantic import Field
@@ -37,7 +38,8 @@ class Settings(CommonSettings):
     )
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; the exit status (see `serve_until_signal`)."""
     if settings.artifact_backend == "local":
         settings.artifact_root.mkdir(parents=True, exist_ok=True)
     backend = open_backend(
@@ -72,13 +74,13 @@ async def serve(settings: Settings) -> None:
         await backend.aclose()
         await store.aclose()
 
-    await serve_until_signal(start, stop)
+    return await serve_until_signal(start, stop)
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    sys.exit(asyncio.run(serve(settings)))
 
 
 if __name__ == "__main__":

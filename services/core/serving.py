@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+
+logger = logging.getLogger(__name__)
 
 
 def configure_logging(level: str) -> None:
@@ -16,15 +18,34 @@ def configure_logging(level: str) -> None:
 
 
 async def serve_until_signal(
-    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
-) -> None:
-    """`start`, wait for SIGINT or SIGTERM, then `stop` (also when `start` fails halfway)."""
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+    *,
+    fatal: Mapping[str, asyncio.Event] | None = None,
+) -> int:
+    """`start`, wait for SIGINT or SIGTERM, then `stop` (also when `start` fails halfway).
+
+    `fatal` names events after which the service cannot go on (e.g. its event bus is gone
+    for good): when one is set, the service stops too. Returns the process's exit status:
+    0 after a signal, 1 after a fatal event, so that the service's supervisor (Kubernetes,
+    docker compose, systemd) starts it again.
+    """
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    waits = {asyncio.ensure_future(stopping.wait()): ""}
+    for reason, event in (fatal or {}).items():
+        waits[asyncio.ensure_future(event.wait())] = reason
     try:
         await start()
-        await stopping.wait()
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for waiting in waits:
+            waiting.cancel()
         await stop()
+    reasons = sorted(waits[each] for each in done if waits[each])
+    if reasons:
+        logger.error("stopping: %s", "; ".join(reasons))
+        return 1
+    return 0

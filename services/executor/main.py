@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -173,7 +174,8 @@ async def _kubernetes_lifetime(launcher: KubernetesLauncher, api_client: Any) ->
         api_client.close()
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; the exit status (see `serve_until_signal`)."""
     if settings.executor_launcher not in LAUNCHERS:
         known = ", ".join(LAUNCHERS)
         raise SystemExit(f"unknown launcher {settings.executor_launcher!r}; use one of {known}")
@@ -219,13 +221,13 @@ async def serve(settings: Settings) -> None:
         await channel.close(None)
         await bus.aclose()
 
-    await serve_until_signal(start, stop)
+    return await serve_until_signal(start, stop, fatal={"the NATS connection is lost": bus.lost})
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    sys.exit(asyncio.run(serve(settings)))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ class Settings(CommonSettings):
     )
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; the exit status (see `serve_until_signal`)."""
     # It ensures the shared streams too: with the same settings as the other services, or
     # whichever started last would impose its own.
     bus_config = BusConfig(ack_wait=settings.dispatch_ack_wait_seconds)
@@ -54,15 +55,16 @@ async def serve(settings: Settings) -> None:
         await gateway.aclose()
         await bus.aclose()
 
-    await serve_until_signal(start, stop)
+    return await serve_until_signal(start, stop, fatal={"the NATS connection is lost": bus.lost})
 
 
 def main() -> None:
     import asyncio
+    import sys
 
     settings = Settings()
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    sys.exit(asyncio.run(serve(settings)))
 
 
 if __name__ == "__main__":

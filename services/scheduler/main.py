@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import grpc
 from pydantic import Field
@@ -37,7 +38,8 @@ class _Registrar:
         await self._client.register(records)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; the exit status (see `serve_until_signal`)."""
     bus = NatsBus(settings.nats_url, config=BusConfig(ack_wait=settings.dispatch_ack_wait_seconds))
     store = open_store(settings.store_url)
     channel = grpc.aio.insecure_channel(settings.artifacts_address)
@@ -63,13 +65,13 @@ async def serve(settings: Settings) -> None:
         await store.aclose()
         await bus.aclose()
 
-    await serve_until_signal(start, stop)
+    return await serve_until_signal(start, stop, fatal={"the NATS connection is lost": bus.lost})
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    sys.exit(asyncio.run(serve(settings)))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def up(host: str, port: int, grpc_port: int | None, data_dir: Path, log_level: s
         grpc_port=grpc_port if grpc_port is not None else (port + 1 if port else 0),
     )
 
-    async def serve() -> None:
+    async def serve() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -69,10 +69,19 @@ def up(host: str, port: int, grpc_port: int | None, data_dir: Path, log_level: s
         async with Standalone(config) as sluice:
             click.echo(f"Sluice is up: {sluice.http_url} (gRPC {sluice.grpc_address}); data in {data_dir}")
             sys.stdout.flush()
-            await stop.wait()
+            bus = sluice.bus
+            assert bus is not None  # started
+            stopped, lost = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(bus.lost.wait())
+            await asyncio.wait([stopped, lost], return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            lost.cancel()
+            if bus.lost.is_set():
+                click.echo("Sluice is stopping: its embedded NATS server is gone", err=True)
+                return 1
             click.echo("Sluice is shutting down")
+        return 0
 
-    asyncio.run(serve())
+    sys.exit(asyncio.run(serve()))
 
 
 SERVICES = ("gateway", "scheduler", "executor", "artifacts")

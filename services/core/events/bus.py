@@ -8,6 +8,7 @@ caller's business. Two implementations share one contract test suite:
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -96,6 +97,9 @@ class EventBus(ABC):
         self._started = False
         self._closed = False
         self._children: set[Subscription[object] | WorkQueue] = set()
+        self.lost = asyncio.Event()
+        """Set when the connection to the broker is gone for good (its reconnect attempts
+        ran out) without `aclose`: the service cannot go on, and should exit."""
 
     async def start(self) -> None:
         """Connect. Idempotent.

@@ -438,3 +438,4 @@ class NatsBus(EventBus):
     async def _on_closed(self) -> None:
         if not self._closed:
             logger.error("NATS connection closed for good: reconnect attempts ran out")
+            self.lost.set()

@@ -88,3 +88,23 @@ async def test_a_heartbeat_fails_while_the_server_is_away_and_works_once_it_is_b
         else:
             raise AssertionError("no heartbeat confirmed after the server came back")
         await item.ack()
+
+
+async def test_a_bus_whose_reconnects_run_out_is_lost_and_one_closed_on_purpose_is_not(
+    nats_server: NatsServer, event_bus_config: BusConfig
+) -> None:
+    quick = NatsBus(nats_server.url, config=event_bus_config, reconnect_wait=0.1, max_reconnect_attempts=3)
+    async with quick as bus:
+        await bus.ensure_streams()
+        assert not bus.lost.is_set()
+        await nats_server.stop()
+        # About three attempts 0.1 s apart, each failing at once on a closed port.
+        await asyncio.wait_for(bus.lost.wait(), 15)
+        with pytest.raises(Unavailable):
+            await bus.publish(run_events_subject("after-the-end"), b"x")
+    await nats_server.start()
+
+    async with NatsBus(nats_server.url, config=event_bus_config) as closed_on_purpose:
+        await closed_on_purpose.ensure_streams()
+    await asyncio.sleep(0.2)
+    assert not closed_on_purpose.lost.is_set()
