@@ -256,12 +256,12 @@ class WebhookSender:
         self._reader: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Said once, when the first webhook goes out: most installations send none.
+        self._warned_unsigned = False
 
     async def start(self) -> None:
         if self._reader is not None or self._closed:
             return
-        if not self.config.secret:
-            logger.warning("SLUICE_WEBHOOK_SECRET is not set: run-finished webhooks go out unsigned")
         self._client = httpx.AsyncClient(
             timeout=self.config.timeout_seconds, transport=self._transport, follow_redirects=False
         )
@@ -415,6 +415,9 @@ class WebhookSender:
         }
         if self.config.secret:
             headers[SIGNATURE_HEADER] = signature(self.config.secret, notice.body)
+        elif not self._warned_unsigned:
+            self._warned_unsigned = True
+            logger.warning("SLUICE_WEBHOOK_SECRET is not set: run-finished webhooks go out unsigned")
         try:
             response = await self._client.post(notice.url, content=notice.body, headers=headers)
         except httpx.HTTPError as error:
