@@ -30,9 +30,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sluice.compiler import compile_pipeline
 
 from services.gateway.http import examples
 from tests.fixtures.sluice_server import RunningSluice
+from tests.sdk.client.pipelines import add_pipeline
 
 API = "/apis/v2beta1"
 MAX_EXAMPLES = 25
@@ -78,6 +80,20 @@ def existing(sluice_server: RunningSluice) -> Iterator[Existing]:
         )
         finished = sluice_server.wait_for_run(run["run_id"])
         task = next(t for t in finished["run_details"]["task_details"] if t["display_name"] == "echo")
+        # The hello pipeline makes no artifact: a run of one that does.
+        measured = _ok(
+            http.post(
+                "/runs",
+                json={
+                    "display_name": "fuzz artifacts",
+                    "experiment_id": experiment["experiment_id"],
+                    "pipeline_spec": compile_pipeline(add_pipeline),
+                },
+            )
+        )
+        sluice_server.wait_for_run(measured["run_id"])
+        artifacts = _ok(http.get("/artifacts", params={"run_id": measured["run_id"]}))["artifacts"]
+        data = next(a for a in artifacts if a["name"] == "data")
         recurring = _ok(
             http.post(
                 "/recurringruns",
@@ -93,6 +109,7 @@ def existing(sluice_server: RunningSluice) -> Iterator[Existing]:
                 "task_id": task["task_id"],
                 "node_id": task["task_id"],
                 "artifact_name": "Output",
+                "artifact_id": data["artifact_id"],
                 "recurring_run_id": recurring["recurring_run_id"],
                 "name": pipeline["name"],
             },

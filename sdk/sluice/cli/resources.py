@@ -64,7 +64,7 @@ def logs_command(
 
 @click.group("artifacts")
 def artifacts_group() -> None:
-    """Inspect and download the artifacts runs produced (over gRPC)."""
+    """Inspect and download the artifacts runs produced."""
 
 
 @artifacts_group.command("get")
@@ -81,7 +81,7 @@ def artifacts_group() -> None:
 @server_options
 @handle_errors
 def artifacts_get(artifact: str, dest: Path, server: ServerOptions) -> None:
-    """Download an artifact, by id or by URI (file://, s3://, minio://, gs://)."""
+    """Download an artifact, by id, or by URI (file://, s3://, minio://, gs://) over gRPC."""
     with server.connect() as client:
         written = client.download_artifact(artifact, dest)
     click.echo(f"wrote {written}")

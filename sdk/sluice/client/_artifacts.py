@@ -13,13 +13,13 @@ from sluice.client.models import Artifact, Page
 
 class ArtifactsApi(ApiBase):
     def get_artifact(self, artifact_id: str) -> Artifact:
-        """The artifact's record. Raises NotFound; Unimplemented over HTTP."""
+        """The artifact's record. Raises NotFound."""
         return _convert.artifact(self._call(_rpc.GET_ARTIFACT, {"artifact_id": artifact_id}))
 
     def list_artifacts(
         self, *, run_id: str = "", task_id: str = "", page_size: int = 0, page_token: str = ""
     ) -> Page[Artifact]:
-        """The artifacts a run (or one of its tasks) produced. Unimplemented over HTTP."""
+        """The artifacts a run (or one of its tasks) produced."""
         request = {"run_id": run_id, "task_id": task_id, "page_size": page_size, "page_token": page_token}
         return _convert.page(self._call(_rpc.LIST_ARTIFACTS, request), "artifacts", _convert.artifact)
 
@@ -28,7 +28,8 @@ class ArtifactsApi(ApiBase):
         under its name); the path written. `artifact` is an Artifact, its id, or a URI in
         the artifact store (`file://`, `s3://`, `minio://`, `gs://`).
 
-        The file appears whole or not at all. Raises NotFound; Unimplemented over HTTP.
+        The file appears whole or not at all. Raises NotFound; Unimplemented for a URI over
+        HTTP, which downloads artifacts by id only.
         """
         if isinstance(artifact, Artifact):
             artifact_id, uri, name = artifact.artifact_id, "", artifact.name

@@ -1,5 +1,5 @@
 """The HTTP transport: the KFP v2beta1 REST API with Sluice's extensions (run events as
-server-sent events, task logs)."""
+server-sent events, task logs, artifacts)."""
 
 from __future__ import annotations
 
@@ -164,7 +164,26 @@ class HttpTransport:
         return httpx.Timeout(self._timeout, read=timeout)
 
     def download(self, *, artifact_id: str = "", uri: str = "") -> Iterator[bytes]:
-        raise errors.Unimplemented("the HTTP API cannot download artifacts; use the gRPC transport")
+        # Checked now, not when the bytes are first read.
+        if uri:
+            raise errors.Unimplemented(
+                f"the HTTP API downloads artifacts by id only, not by URI ({uri}); "
+                "use the gRPC transport to download by URI"
+            )
+        if not artifact_id:
+            raise errors.InvalidArgument("a download needs an artifact id")
+        return self._download(artifact_id)
+
+    def _download(self, artifact_id: str) -> Iterator[bytes]:
+        path = f"/artifacts/{quote(artifact_id, safe='')}:download"
+        try:
+            with self._client.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from None
 
     def task_log(self, *, run_id: str, task_id: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
         path = f"/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}/logs"

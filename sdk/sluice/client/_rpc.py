@@ -174,14 +174,18 @@ DELETE_RECURRING_RUN = _recurring(
     "DeleteRecurringRun", "RecurringRunIdRequest", _EMPTY, HttpRoute("DELETE", _RECURRING_RUN)
 )
 
-# The HTTP API has no artifact routes (KFP v2beta1 has none either).
+# Sluice's extension of the REST API (KFP v2beta1 has no artifact routes).
 GET_ARTIFACT = Rpc(
-    "ArtifactService", "GetArtifact", "artifacts_pb2.GetArtifactRequest", "artifacts_pb2.Artifact", None
+    "ArtifactService",
+    "GetArtifact",
+    "artifacts_pb2.GetArtifactRequest",
+    "artifacts_pb2.Artifact",
+    HttpRoute("GET", "/artifacts/{artifact_id}"),
 )
 LIST_ARTIFACTS = Rpc(
     "ArtifactService",
     "ListArtifacts",
     "artifacts_pb2.ListArtifactsRequest",
     "artifacts_pb2.ListArtifactsResponse",
-    None,
+    HttpRoute("GET", "/artifacts"),
 )

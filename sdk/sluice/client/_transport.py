@@ -69,7 +69,13 @@ class Transport(Protocol):
         ...
 
     def download(self, *, artifact_id: str = "", uri: str = "") -> Iterator[bytes]:
-        """The bytes of an artifact (by id) or of an object in the artifact store (by URI)."""
+        """The bytes of an artifact (by id) or of an object in the artifact store (by URI).
+
+        Raises:
+            NotFound: no such artifact or object.
+            Unimplemented: a URI over HTTP, which downloads by id only (raised at once, not
+                when the bytes are first read).
+        """
         ...
 
     def task_log(self, *, run_id: str, task_id: str, attempt: int | None, follow: bool) -> Iterator[bytes]:

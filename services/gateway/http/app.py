@@ -17,8 +17,9 @@ from services.gateway.http.schemas import EXTRA_MODELS, Error
 
 _DESCRIPTION = """\
 Kubeflow Pipelines' REST API v2beta1 (what `kfp.Client` speaks), served over Sluice's
-gRPC services, plus Sluice's extensions: live run events as server-sent events and task
-logs. Errors have KFP's shape: `{"error", "code" (gRPC code), "message", "details"}`.
+gRPC services, plus Sluice's extensions: live run events as server-sent events, task logs,
+and artifacts (records and streamed downloads). Errors have KFP's shape:
+`{"error", "code" (gRPC code), "message", "details"}`.
 """
 
 

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from sluice.v1 import (
+    artifacts_pb2,
     events_pb2,
     experiments_pb2,
     pipelines_pb2,
@@ -105,6 +106,7 @@ _OUTPUT_REQUIRED: Mapping[str, Sequence[str]] = {
     "sluice.v1.CronSchedule": ("cron",),
     "sluice.v1.PeriodicSchedule": ("interval_second",),
     "sluice.v1.RunEvent": ("event_id", "kind", "run_id"),
+    "sluice.v1.Artifact": ("artifact_id", "uri", "schema_title", "created_at"),
 }
 # What a create call cannot do without.
 _INPUT_REQUIRED: Mapping[str, Sequence[str]] = {
@@ -249,6 +251,8 @@ ListRunsResponse = _output(runs_pb2.ListRunsResponse.DESCRIPTOR)
 RecurringRun = _output(recurring_runs_pb2.RecurringRun.DESCRIPTOR)
 ListRecurringRunsResponse = _output(recurring_runs_pb2.ListRecurringRunsResponse.DESCRIPTOR)
 RunEvent = _output(events_pb2.RunEvent.DESCRIPTOR)
+Artifact = _output(artifacts_pb2.Artifact.DESCRIPTOR)
+ListArtifactsResponse = _output(artifacts_pb2.ListArtifactsResponse.DESCRIPTOR)
 
 ExperimentInput = _input(experiments_pb2.Experiment.DESCRIPTOR)
 PipelineInput = _input(pipelines_pb2.Pipeline.DESCRIPTOR)

@@ -188,16 +188,25 @@ def test_an_unreachable_server_exits_3(sluice: Invoke) -> None:
         assert str(port) in result.output
 
 
-def test_the_http_transport_works_the_same(sluice: Invoke, sluice_server: RunningSluice) -> None:
+def test_the_http_transport_works_the_same(
+    sluice: Invoke, sluice_server: RunningSluice, tmp_path: Path
+) -> None:
     http = {"SLUICE_HOST": sluice_server.http_url}
     ran = sluice("run", f"{PIPELINES}:add_pipeline", "-p", "a=8", "--no-cache", "-o", "json", env=http)
     run = as_json(ran)
     assert run["state"] == "SUCCEEDED"
     fetched = as_json(sluice("runs", "get", run["run_id"], "-o", "json", env=http))
     assert fetched["run_id"] == run["run_id"]
-    unimplemented = sluice("artifacts", "list", run["run_id"], env=http)
-    assert unimplemented.exit_code == EXIT_USAGE
-    assert "gRPC" in unimplemented.output
+    artifacts = as_json(sluice("artifacts", "list", run["run_id"], "-o", "json", env=http))["items"]
+    data = next(a for a in artifacts if a["name"] == "data")
+    got = sluice("artifacts", "get", data["artifact_id"], "-o", str(tmp_path / "data.txt"), env=http)
+    assert got.exit_code == 0, got.output
+    assert (tmp_path / "data.txt").read_text() == "x=10\n"
+    # Over HTTP, artifacts are downloaded by id only.
+    by_uri = sluice("artifacts", "get", data["uri"], "-o", str(tmp_path / "by-uri.txt"), env=http)
+    assert by_uri.exit_code == EXIT_USAGE
+    assert "gRPC" in by_uri.output
+    assert [path.name for path in tmp_path.iterdir()] == ["data.txt"]
 
 
 def test_compile_uses_kfp_for_a_kfp_pipeline(sluice: Invoke, tmp_path: Path) -> None:

@@ -485,13 +485,13 @@ class FakeArtifacts(artifacts_pb2_grpc.ArtifactServiceServicer):
         self.artifacts: dict[str, artifacts_pb2.Artifact] = {}
         self.download_cancelled = asyncio.Event()
         self.endless_uri = "mem://endless"
-        """Downloading this URI streams until the caller cancels."""
+        """Downloading this URI (or an artifact there) streams until the caller cancels."""
 
-    def put(self, uri: str, data: bytes, *, artifact_id: str | None = None) -> None:
+    def put(self, uri: str, data: bytes, *, artifact_id: str | None = None, name: str = "") -> None:
         self.objects[uri] = data
         if artifact_id is not None:
             self.artifacts[artifact_id] = artifacts_pb2.Artifact(
-                artifact_id=artifact_id, uri=uri, size_bytes=len(data)
+                artifact_id=artifact_id, name=name, uri=uri, size_bytes=len(data)
             )
 
     async def RegisterArtifacts(
@@ -514,7 +514,12 @@ class FakeArtifacts(artifacts_pb2_grpc.ArtifactServiceServicer):
         self, request: artifacts_pb2.ListArtifactsRequest, context: Ctx
     ) -> artifacts_pb2.ListArtifactsResponse:
         self.recorder.record("ListArtifacts", request, context)
-        return artifacts_pb2.ListArtifactsResponse(artifacts=list(self.artifacts.values()))
+        items = [
+            a
+            for a in self.artifacts.values()
+            if request.run_id in ("", a.run_id) and request.task_id in ("", a.task_id)
+        ]
+        return artifacts_pb2.ListArtifactsResponse(artifacts=items)
 
     async def Upload(
         self, request_iterator: AsyncIterator[artifacts_pb2.UploadChunk], context: Ctx
@@ -533,7 +538,12 @@ class FakeArtifacts(artifacts_pb2_grpc.ArtifactServiceServicer):
         self, request: artifacts_pb2.DownloadRequest, context: Ctx
     ) -> AsyncIterator[artifacts_pb2.DownloadChunk]:
         self.recorder.record("Download", request, context)
-        if request.uri == self.endless_uri:
+        uri = request.uri
+        if request.artifact_id:
+            if request.artifact_id not in self.artifacts:
+                await _not_found(context, "artifact", request.artifact_id)
+            uri = self.artifacts[request.artifact_id].uri
+        if uri == self.endless_uri:
             try:
                 while True:
                     yield artifacts_pb2.DownloadChunk(data=b"x" * self.CHUNK)
@@ -541,11 +551,6 @@ class FakeArtifacts(artifacts_pb2_grpc.ArtifactServiceServicer):
             except asyncio.CancelledError:
                 self.download_cancelled.set()
                 raise
-        uri = request.uri
-        if request.artifact_id:
-            if request.artifact_id not in self.artifacts:
-                await _not_found(context, "artifact", request.artifact_id)
-            uri = self.artifacts[request.artifact_id].uri
         if uri not in self.objects:
             await _not_found(context, "object", uri)
         data = self.objects[uri][request.offset :]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.gateway.http.routes import (
+    artifacts,
     experiments,
     healthz,
     pipelines,
@@ -22,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
     run_outputs.router,
     task_logs.router,
+    artifacts.router,
     run_events.router,
     recurring_runs.router,
 )

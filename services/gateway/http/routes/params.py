@@ -15,8 +15,8 @@ def _at_most_max(page_size: int) -> int:
     return min(page_size, MAX_PAGE_SIZE)
 
 
-class PageParams(BaseModel):
-    """KFP's paging, sorting and filtering; the scheduler applies them."""
+class PagingParams(BaseModel):
+    """KFP's paging."""
 
     page_token: str = Field("", description="`next_page_token` of the previous page.")
     page_size: Annotated[int, AfterValidator(_at_most_max)] = Field(
@@ -25,6 +25,11 @@ class PageParams(BaseModel):
         description=f"Items per page; 0 for the default ({DEFAULT_PAGE_SIZE}); a larger size than "
         f"{MAX_PAGE_SIZE} gets {MAX_PAGE_SIZE}.",
     )
+
+
+class PageParams(PagingParams):
+    """KFP's paging, sorting and filtering; the scheduler applies them."""
+
     sort_by: str = Field("", description='"field" or "field desc", e.g. "created_at desc".')
     filter: str = Field(
         "",
@@ -40,9 +45,18 @@ class RunListParams(ListParams):
     experiment_id: str = Field("", description="Only the items of this experiment.")
 
 
+class ArtifactListParams(PagingParams):
+    """ListArtifacts' query: the artifacts of a run, or of one of its tasks, a page at a
+    time (no sort_by or filter)."""
+
+    run_id: str = Field("", description="Only the artifacts of this run.")
+    task_id: str = Field("", description="Only the artifacts of this task.")
+
+
 PageQuery = Annotated[PageParams, Query()]
 ListQuery = Annotated[ListParams, Query()]
 RunListQuery = Annotated[RunListParams, Query()]
+ArtifactListQuery = Annotated[ArtifactListParams, Query()]
 
 ExperimentIdQuery = Annotated[str, Query(description="Deprecated in KFP; passed on to the scheduler.")]
 

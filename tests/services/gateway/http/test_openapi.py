@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sluice.v1 import experiments_pb2, pipelines_pb2, recurring_runs_pb2, runs_pb2
+from sluice.v1 import artifacts_pb2, experiments_pb2, pipelines_pb2, recurring_runs_pb2, runs_pb2
 
 API = "/apis/v2beta1"
 
@@ -32,6 +32,7 @@ async def test_resource_schemas_follow_the_protos(document: dict[str, Any]) -> N
         runs_pb2.Run.DESCRIPTOR,
         runs_pb2.PipelineTaskDetail.DESCRIPTOR,
         recurring_runs_pb2.RecurringRun.DESCRIPTOR,
+        artifacts_pb2.Artifact.DESCRIPTOR,
     ):
         schema = document["components"]["schemas"][message.name]
         assert set(schema["properties"]) == {field.name for field in message.fields}, message.name
@@ -73,6 +74,28 @@ async def test_operations_document_bodies_responses_and_kfp_errors(document: dic
                 "$ref": "#/components/schemas/Error"
             }
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+async def test_artifacts_are_listed_got_and_downloaded(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+
+    listed = paths[f"{API}/artifacts"]["get"]
+    got = paths[f"{API}/artifacts/{{artifact_id}}"]["get"]
+    download = paths[f"{API}/artifacts/{{artifact_id}}:download"]["get"]
+
+    assert listed["operationId"] == "ArtifactService_ListArtifacts"
+    assert {p["name"] for p in listed["parameters"]} == {"run_id", "task_id", "page_size", "page_token"}
+    assert listed["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ListArtifactsResponse"
+    }
+    assert got["operationId"] == "ArtifactService_GetArtifact"
+    assert got["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Artifact"
+    }
+    assert download["operationId"] == "ArtifactService_Download"
+    ok = download["responses"]["200"]
+    assert ok["content"] == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    assert ok["headers"]["Content-Disposition"]["required"] is True
 
 
 async def test_every_reference_resolves(document: dict[str, Any]) -> None:
