@@ -18,8 +18,10 @@ from services.core.events.bus import EventBus
 from services.core.events.subjects import RESULTS_CONSUMER, RESULTS_STREAM
 from services.core.events.work import WorkItem, WorkQueue
 from services.core.health import add_health, mark_serving
+from services.core.protovalues import utc_now
 from services.core.store.base import Store
 from services.scheduler.api import SERVER_OPTIONS, add_scheduler_servicers
+from services.scheduler.event_recovery import recovery_horizon, republish_recent_events
 from services.scheduler.recurring import RecurringRunTimer
 from services.scheduler.reports import report_from_result
 from services.scheduler.runs import ArtifactRegistrar, RunScheduler
@@ -123,6 +125,11 @@ class SchedulerService:
         task.add_done_callback(self._background.discard)
 
     async def _reconcile_on_start(self) -> None:
+        # First the events a crash may have kept from subscribers, then what comes next.
+        since = recovery_horizon(utc_now(), duplicate_window_seconds=self._bus.config.duplicate_window)
+        republished = await republish_recent_events(self._store, self._bus, since=since)
+        if republished:
+            logger.info("published %d recent run events again (the stream keeps each once)", republished)
         count = await self.runs.reconcile_active_runs()
         if count:
             logger.info("reconciled %d unfinished runs", count)

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from services.core.errors import FailedPrecondition, Unavailable
+from services.core.events.config import BusConfig
 from services.core.events.work import WorkQueue
 
 T_co = TypeVar("T_co", covariant=True)
@@ -92,6 +93,9 @@ class EventBus(ABC):
     and work queue the bus handed out. A closed bus cannot be started again. Every method
     but `start` and `aclose` raises `Unavailable` when the bus is not started or closed.
     """
+
+    config: BusConfig
+    """Limits of the streams and consumers `ensure_streams` sets up."""
 
     def __init__(self) -> None:
         self._started = False
