@@ -248,7 +248,11 @@ class ExecutorWorker:
             wanted = set(request.task_ids)
             for key, held in list(self._running.items()):
                 dispatch = held.dispatch
-                if dispatch.run_id == request.run_id and (not wanted or dispatch.task_id in wanted):
+                if (
+                    dispatch.run_id == request.run_id
+                    and (not wanted or dispatch.task_id in wanted)
+                    and (not request.attempt or dispatch.attempt == request.attempt)
+                ):
                     await self._launcher.cancel(key)
 
     async def _handle(self, item: WorkItem) -> None:
@@ -294,9 +298,10 @@ class ExecutorWorker:
         started = self._result(dispatch, common_pb2.RUNNING)
         # Where the log will be, known from the start, so that it can be followed live.
         started.log_uri = log_uri(dispatch)
-        # Each executor's start is news (the attempt moved here); its end is the same fact
-        # whoever reports it.
-        await self._report(started, msg_id=f"{key}/RUNNING/{self.executor_id}")
+        # Each start is news: the attempt moved to this executor, or a dispatch whose ack
+        # the broker lost came back (the scheduler then stops an attempt that had ended).
+        # Its end is the same fact whoever reports it.
+        await self._report(started, msg_id=f"{key}/RUNNING/{self.executor_id}/{uuid.uuid4().hex[:12]}")
         shipper = self._log_shipper(dispatch, started.log_uri)
         shipper.start()
         try:

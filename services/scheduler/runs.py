@@ -262,6 +262,17 @@ class RunScheduler:
                 # Canceled while its dispatch waited in the queue, or redelivered to another
                 # executor after it was asked to stop: stop it now that it runs.
                 await self._cancel(run.run_id, [task])
+            elif _ended_attempt(task, report.attempt) and report.state is RuntimeState.RUNNING:
+                # An attempt that ended runs again: the broker lost the ack of its dispatch
+                # (a crash of nats-server) and handed it out once more. Its outcome would
+                # be ignored; stop it rather than spend the work (or repeat its effects).
+                logger.warning(
+                    "task %s attempt %d ended already but runs again on %s; stopping it",
+                    task.task_id,
+                    report.attempt,
+                    report.executor_id or "an executor",
+                )
+                await self._cancel(run.run_id, [task], attempt=report.attempt)
             elif (attempt := _moved_attempt(task, report)) is not None:
                 # Its executor stopped heart-beating and the dispatch went to another one.
                 logger.info(
@@ -414,11 +425,14 @@ class RunScheduler:
             msg_id=f"{run.run_id}/{launch.task.task_id}/{launch.task.attempt}",
         )
 
-    async def _cancel(self, run_id: str, tasks: Sequence[TaskRecord]) -> None:
-        """Ask every executor to stop these tasks' attempts (those it runs)."""
+    async def _cancel(self, run_id: str, tasks: Sequence[TaskRecord], *, attempt: int = 0) -> None:
+        """Ask every executor to stop these tasks' attempts (those it runs; only `attempt`
+        when given)."""
         if not tasks:
             return
-        cancel = tasks_pb2.CancelTasks(run_id=run_id, task_ids=[task.task_id for task in tasks])
+        cancel = tasks_pb2.CancelTasks(
+            run_id=run_id, task_ids=[task.task_id for task in tasks], attempt=attempt
+        )
         await self._bus.broadcast(CANCEL_SUBJECT, cancel.SerializeToString())
 
     async def _use_cache(self, plan: Plan) -> list[Launch]:
@@ -522,6 +536,15 @@ def _not_started(task: TaskRecord, attempt: int) -> bool:
     if task.attempt != attempt or is_terminal(task):
         return False
     return all(a.state is RuntimeState.PENDING for a in task.attempts if a.attempt == attempt)
+
+
+def _ended_attempt(task: TaskRecord, attempt: int) -> bool:
+    """Whether the task's `attempt` has ended (its outcome is stored)."""
+    return any(
+        each.attempt == attempt
+        and each.state in (RuntimeState.SUCCEEDED, RuntimeState.FAILED, RuntimeState.CANCELED)
+        for each in task.attempts
+    )
 
 
 def _moved_attempt(task: TaskRecord, report: AttemptReport) -> AttemptRecord | None:

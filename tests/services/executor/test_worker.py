@@ -17,6 +17,7 @@ from services.core.errors import Unavailable
 from services.core.events import BusConfig, MemoryBus, WorkItem
 from services.core.events import memory as memory_bus
 from services.core.events.subjects import (
+    CANCEL_SUBJECT,
     DISPATCH_STREAM,
     DISPATCH_SUBJECT,
     RESULTS_CONSUMER,
@@ -205,7 +206,8 @@ async def test_a_worker_that_cannot_heartbeat_stops_the_attempt_and_leaves_it_to
         await settled(bus)
     finally:
         await worker.aclose(grace_seconds=1)
-    assert await results(bus) == ["RUNNING", "SUCCEEDED"]
+    # Each start is reported (the scheduler learns the attempt runs again), its end once.
+    assert await results(bus) == ["RUNNING", "RUNNING", "SUCCEEDED"]
     assert launcher.most_at_once == 1
 
 
@@ -229,7 +231,8 @@ async def test_a_dispatch_handed_back_to_its_own_worker_stops_the_old_run_first(
     finally:
         await worker.aclose(grace_seconds=1)
     assert launcher.most_at_once == 1
-    assert await results(bus) == ["RUNNING", "SUCCEEDED"]
+    # Each start is reported (the scheduler learns the attempt runs again), its end once.
+    assert await results(bus) == ["RUNNING", "RUNNING", "SUCCEEDED"]
 
 
 async def test_a_second_dispatch_of_a_running_attempt_is_dropped(
@@ -280,3 +283,24 @@ async def test_a_running_attempts_log_is_stored_before_it_ends(bus: MemoryBus, t
     [_, ended] = await reports(bus)
     assert (ended.state, ended.log_uri) == (common_pb2.SUCCEEDED, stored_at)
     assert artifacts.objects[stored_at].startswith(b"halfway there\n")
+
+
+async def test_a_cancel_of_another_attempt_leaves_the_running_one_alone(
+    bus: MemoryBus, launcher: GateLauncher, tmp_path: Path
+) -> None:
+    worker = make_worker(bus, launcher, tmp_path)
+    await worker.start()
+    try:
+        await bus.publish(DISPATCH_SUBJECT, dispatch(), msg_id=KEY)
+        await wait_until(lambda: launcher.started == [KEY])
+        other = tasks_pb2.CancelTasks(run_id="run-1", task_ids=["task-1"], attempt=2)
+        await bus.broadcast(CANCEL_SUBJECT, other.SerializeToString())
+        await asyncio.sleep(0.2)
+        assert launcher.canceled == []
+        this = tasks_pb2.CancelTasks(run_id="run-1", task_ids=["task-1"], attempt=1)
+        await bus.broadcast(CANCEL_SUBJECT, this.SerializeToString())
+        await wait_until(lambda: launcher.canceled == [KEY])
+        await settled(bus)
+    finally:
+        await worker.aclose(grace_seconds=1)
+    assert await results(bus) == ["RUNNING", "CANCELED"]

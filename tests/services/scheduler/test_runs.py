@@ -216,3 +216,29 @@ async def test_a_restarted_scheduler_dispatches_pending_attempts_again(
     again = {(d.task_id, d.attempt) for d in restarted_bus.dispatches}
     assert again == first
     assert all(d.run_id == run_id for d in restarted_bus.dispatches)
+
+
+async def test_an_ended_attempt_that_runs_again_is_stopped_and_only_that_attempt(
+    scheduler: Scheduler, specs: dict[str, dict[str, object]]
+) -> None:
+    """After a crash of nats-server the broker may hand out a dispatch whose ack it lost."""
+    await scheduler.start(specs["retries-exhausted"], {"marker_dir": "/tmp/m"})
+    (first,) = scheduler.dispatched("flaky")
+    await scheduler.report(first, RuntimeState.RUNNING)
+    await scheduler.report(first, RuntimeState.FAILED)
+    async with asyncio.timeout(5):
+        while len(scheduler.dispatched("flaky")) < 2:
+            scheduler.bus.new_dispatch.clear()
+            await scheduler.bus.new_dispatch.wait()
+    second = scheduler.dispatched("flaky")[1]
+    await scheduler.report(second, RuntimeState.RUNNING)
+    assert scheduler.bus.cancels == []
+
+    # Attempt 1, which failed, starts again somewhere: it alone is stopped.
+    await scheduler.report(first, RuntimeState.RUNNING)
+
+    (cancel,) = scheduler.bus.cancels
+    assert (cancel.run_id, list(cancel.task_ids), cancel.attempt) == (first.run_id, [first.task_id], 1)
+    task = await scheduler.store.get_task(first.task_id)
+    assert (task.state, task.attempt) == (RuntimeState.RUNNING, 2)
+    assert [a.state for a in task.attempts] == [RuntimeState.FAILED, RuntimeState.RUNNING]
