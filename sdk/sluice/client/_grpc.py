@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, cast
 
 import grpc
@@ -169,14 +169,7 @@ class GrpcTransport:
             request_serializer=artifacts_pb2.DownloadRequest.SerializeToString,
             response_deserializer=artifacts_pb2.DownloadChunk.FromString,
         )
-        stream = download(artifacts_pb2.DownloadRequest(artifact_id=artifact_id, uri=uri))
-        try:
-            for chunk in stream:
-                yield chunk.data
-        except grpc.RpcError as error:
-            raise translate(error, self._address) from None
-        finally:
-            _cancel(stream)
+        return self._bytes(download(artifacts_pb2.DownloadRequest(artifact_id=artifact_id, uri=uri)))
 
     def task_log(self, *, run_id: str, task_id: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
         from sluice.v1 import runs_pb2
@@ -186,9 +179,13 @@ class GrpcTransport:
             request_serializer=runs_pb2.ReadTaskLogRequest.SerializeToString,
             response_deserializer=runs_pb2.LogChunk.FromString,
         )
-        stream = read(
-            runs_pb2.ReadTaskLogRequest(run_id=run_id, task_id=task_id, attempt=attempt or 0, follow=follow)
+        request = runs_pb2.ReadTaskLogRequest(
+            run_id=run_id, task_id=task_id, attempt=attempt or 0, follow=follow
         )
+        return self._bytes(read(request))
+
+    def _bytes(self, stream: Iterable[Any]) -> Iterator[bytes]:
+        """The `data` of a stream of chunks; cancelled when the reader stops early."""
         try:
             for chunk in stream:
                 yield chunk.data

@@ -175,25 +175,25 @@ class HttpTransport:
         return self._download(artifact_id)
 
     def _download(self, artifact_id: str) -> Iterator[bytes]:
-        path = f"/artifacts/{quote(artifact_id, safe='')}:download"
-        try:
-            with self._client.stream("GET", path) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise _error(response)
-                yield from response.iter_bytes()
-        except httpx.TransportError as error:
-            raise self._unreachable(error) from None
+        return self._get_bytes(f"/artifacts/{quote(artifact_id, safe='')}:download")
 
     def task_log(self, *, run_id: str, task_id: str, attempt: int | None, follow: bool) -> Iterator[bytes]:
         path = f"/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}/logs"
         params = {} if attempt is None else {"attempt": str(attempt)}
         if follow:
             params["follow"] = "true"
-        # A followed log may be quiet for as long as its task is.
-        timeout = self._stream_timeout(None) if follow else self._client.timeout
+            # A followed log may be quiet for as long as its task is.
+            return self._get_bytes(path, params=params, timeout=self._stream_timeout(None))
+        return self._get_bytes(path, params=params)
+
+    def _get_bytes(
+        self, path: str, *, params: Mapping[str, str] | None = None, timeout: httpx.Timeout | None = None
+    ) -> Iterator[bytes]:
+        """A streamed GET's body; the API's error (or Unavailable) before the first byte."""
         try:
-            with self._client.stream("GET", path, params=params, timeout=timeout) as response:
+            with self._client.stream(
+                "GET", path, params=params, timeout=timeout or self._client.timeout
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _error(response)

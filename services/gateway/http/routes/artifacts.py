@@ -8,7 +8,7 @@ one JSON document and so is size-limited; ``:download`` streams any size.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from urllib.parse import quote
 
 import grpc
@@ -21,6 +21,7 @@ from services.gateway.http import schemas
 from services.gateway.http.context import API_PREFIX, Context
 from services.gateway.http.protojson import proto_response
 from services.gateway.http.routes.params import ArtifactListQuery
+from services.gateway.http.streaming import started
 
 router = APIRouter(prefix=API_PREFIX, tags=["ArtifactService"])
 
@@ -45,14 +46,6 @@ async def _chunks(
             yield chunk.data
     finally:
         call.cancel()
-
-
-async def _relay(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first is None:
-        return
-    yield first
-    async for data in rest:
-        yield data
 
 
 @router.get(
@@ -96,14 +89,13 @@ async def download_artifact(artifact_id: str, context: Context) -> StreamingResp
     chunks = _chunks(
         context.backend.artifacts.Download(artifacts_pb2.DownloadRequest(artifact_id=artifact_id))
     )
-    # Read the first chunk before answering, so missing bytes are an error status, not a cut stream.
-    first = await anext(chunks, None)
+    body = await started(chunks)
     headers = {"Content-Disposition": _content_disposition(artifact.name or artifact.artifact_id)}
     # 0 is also what a record says when its size is unknown.
     if artifact.size_bytes > 0:
         headers["Content-Length"] = str(artifact.size_bytes)
     return StreamingResponse(
-        _relay(first, chunks),
+        body,
         media_type=_MEDIA_TYPE,
         headers=headers,
         background=BackgroundTask(chunks.aclose),

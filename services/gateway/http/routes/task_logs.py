@@ -3,7 +3,6 @@ whole or followed while it grows (see `services.gateway.task_logs`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,19 +11,12 @@ from starlette.background import BackgroundTask
 
 from services.gateway.http import schemas
 from services.gateway.http.context import API_PREFIX, Context
+from services.gateway.http.streaming import started
 from services.gateway.task_logs import follow_log, log_target, read_stored, stored_log_uri, task_of_run
 
 router = APIRouter(prefix=API_PREFIX, tags=["RunService"])
 
 _MEDIA_TYPE = "text/plain; charset=utf-8"
-
-
-async def _relay(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first is None:
-        return
-    yield first
-    async for data in rest:
-        yield data
 
 
 @router.get(
@@ -55,7 +47,5 @@ async def read_task_log(
         stream = follow_log(context.backend, run_id, task, attempt, stopping=context.stopping)
         return StreamingResponse(stream, media_type=_MEDIA_TYPE, background=BackgroundTask(stream.aclose))
     stored = read_stored(context.backend, stored_log_uri(task, attempt))
-    # Read the first chunk before answering, so a missing log is a 404, not a cut stream.
-    first = await anext(stored, None)
-    relayed = _relay(first, stored)
-    return StreamingResponse(relayed, media_type=_MEDIA_TYPE, background=BackgroundTask(stored.aclose))
+    body = await started(stored)  # a missing log is a 404, not a cut stream
+    return StreamingResponse(body, media_type=_MEDIA_TYPE, background=BackgroundTask(stored.aclose))
