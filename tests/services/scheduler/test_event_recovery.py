@@ -21,7 +21,6 @@ from services.scheduler import run_events
 from services.scheduler.event_recovery import recent_events, recovery_horizon, republish_recent_events
 from tests.services.core.events.helpers import next_within, nothing_within
 
-NOW = datetime.now(UTC)
 SPEC: dict[str, JsonValue] = {"pipelineInfo": {"name": "p"}, "root": {"dag": {"tasks": {}}}}
 
 
@@ -34,7 +33,9 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 
 def _history(*changes: tuple[RuntimeState, float]) -> list[StateChange]:
-    return [StateChange(state=state, time=NOW - timedelta(seconds=ago)) for state, ago in changes]
+    # Ages from now, when the record is made: the suite may import this module long before.
+    now = datetime.now(UTC)
+    return [StateChange(state=state, time=now - timedelta(seconds=ago)) for state, ago in changes]
 
 
 def _run(run_id: str, *history: tuple[RuntimeState, float]) -> RunRecord:
@@ -147,7 +148,7 @@ def test_a_runs_start_comes_before_its_tasks_and_its_end_after_them() -> None:
     run = _run("r", (RuntimeState.PENDING, 3), (RuntimeState.SUCCEEDED, 1))
     same_time = _task("r", "t", (RuntimeState.PENDING, 2), (RuntimeState.SUCCEEDED, 1))
     created = _run("c", (RuntimeState.PENDING, 1))
-    since = NOW - timedelta(seconds=60)
+    since = datetime.now(UTC) - timedelta(seconds=60)
 
     ends = [(e.kind, e.task_id) for e in recent_events(run, [same_time], since=since)]
     assert ends == [
@@ -156,8 +157,9 @@ def test_a_runs_start_comes_before_its_tasks_and_its_end_after_them() -> None:
     ]
     [first] = recent_events(created, [], since=since)
     assert (first.kind, first.event_id) == (events_pb2.RunEvent.RUN_CREATED, "c/created")
-    assert recent_events(run, [same_time], since=NOW) == []
+    assert recent_events(run, [same_time], since=datetime.now(UTC)) == []
 
 
 def test_the_horizon_stays_inside_the_duplicate_window() -> None:
-    assert recovery_horizon(NOW, duplicate_window_seconds=120) == NOW - timedelta(seconds=110)
+    now = datetime.now(UTC)
+    assert recovery_horizon(now, duplicate_window_seconds=120) == now - timedelta(seconds=110)
