@@ -147,6 +147,10 @@ async def test_lost_events_of_recent_changes_are_published_once(
 def test_a_runs_start_comes_before_its_tasks_and_its_end_after_them() -> None:
     run = _run("r", (RuntimeState.PENDING, 3), (RuntimeState.SUCCEEDED, 1))
     same_time = _task("r", "t", (RuntimeState.PENDING, 2), (RuntimeState.SUCCEEDED, 1))
+    same_time.state_history[-1] = StateChange(state=RuntimeState.SUCCEEDED, time=run.state_history[-1].time)
+    started = _task("r", "u", (RuntimeState.PENDING, 3))
+    started.state_history[-1] = StateChange(state=RuntimeState.PENDING, time=run.state_history[0].time)
+    running = _run("r", (RuntimeState.PENDING, 3))
     created = _run("c", (RuntimeState.PENDING, 1))
     since = datetime.now(UTC) - timedelta(seconds=60)
 
@@ -155,6 +159,9 @@ def test_a_runs_start_comes_before_its_tasks_and_its_end_after_them() -> None:
         (events_pb2.RunEvent.TASK_STATE_CHANGED, "r-t"),
         (events_pb2.RunEvent.RUN_STATE_CHANGED, ""),
     ]
+    running.state_history[0] = run.state_history[0]
+    starts = [(e.kind, e.task_id) for e in recent_events(running, [started], since=since)]
+    assert starts == [(events_pb2.RunEvent.RUN_CREATED, ""), (events_pb2.RunEvent.TASK_STATE_CHANGED, "r-u")]
     [first] = recent_events(created, [], since=since)
     assert (first.kind, first.event_id) == (events_pb2.RunEvent.RUN_CREATED, "c/created")
     assert recent_events(run, [same_time], since=datetime.now(UTC)) == []
