@@ -326,6 +326,8 @@ def test_a_running_tasks_log_streams_into_the_task_panel(
         # The line the task printed, while it still runs (it waits for the release file).
         expect(log).to_contain_text("halfway there", timeout=20_000)
         expect(panel.locator(".log-status")).to_contain_text("Live")
+        log.evaluate("pre => { pre.scrollIntoView({block: 'end'}); pre.scrollTop = pre.scrollHeight; }")
+        shot(page, "task-log-live")
         assert "released, done" not in (log.text_content() or "")
         expect(talker.locator(".node-state")).to_have_text("Running")
         release.touch()
