@@ -50,5 +50,8 @@ class KubernetesLauncherConfig:
     api_outage_seconds: float = 300.0
     """How long the API may fail while following a pod before the attempt is handed back
     (`Unavailable`, redelivered)."""
+    log_drain_seconds: float = 10.0
+    """How long, once the pod has ended, the launcher waits for the stream of its log to end
+    before it stops that stream and reads the log in one go instead."""
     delete_finished_pods: bool = True
     """Delete each pod once its log is collected (False keeps them for debugging)."""

@@ -42,6 +42,8 @@ class PodObservation:
     """A kubelet accepted the pod (`status.startTime` is set)."""
     deleting: bool = False
     """The pod is being deleted."""
+    running: bool = False
+    """The main container is running."""
     waiting_reason: str = ""
     """Why the main container waits (ErrImagePull, ContainerCreating, …)."""
     waiting_message: str = ""
@@ -61,6 +63,11 @@ class PodObservation:
     def finished(self) -> bool:
         """The pod will not run again."""
         return self.phase in ("Succeeded", "Failed")
+
+    @property
+    def container_started(self) -> bool:
+        """The main container runs or has run: it has a log to read."""
+        return self.running or self.exit_code is not None
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,7 @@ def observe(pod: Mapping[str, Any]) -> PodObservation:
         message=str(status.get("message") or ""),
         started=bool(status.get("startTime")),
         deleting=bool((pod.get("metadata") or {}).get("deletionTimestamp")),
+        running=state.get("running") is not None,
         waiting_reason=str(waiting.get("reason") or ""),
         waiting_message=str(waiting.get("message") or ""),
         terminated_reason=str(terminated.get("reason") or ""),

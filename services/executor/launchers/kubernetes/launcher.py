@@ -2,9 +2,11 @@
 
 `launch` opens the attempt directory on the file exchange, creates the pod (see
 `manifest`), follows it (watch events plus reads with backoff) until it ends, is stuck
-for too long, times out or is canceled, appends its container log to the attempt's log,
-and deletes it. The `kubernetes` client is synchronous: every call runs in a worker
-thread, and one thread holds the watch (see `watcher`), so the event loop stays free.
+for too long, times out or is canceled, and deletes it. Its container's log is appended
+to the attempt's log as it runs (see `log_follower`) and completed, when that stream did
+not reach the log's end, by one read once the pod is done. The `kubernetes` client is
+synchronous: every call runs in a worker thread, one thread holds the watch (see
+`watcher`) and one per running pod its log, so the event loop stays free.
 
 Failures of the task or of its pod (a non-zero exit, an image that cannot be pulled, out
 of memory, an eviction) end the launch with a `PodLaunchOutcome` saying why. Failures of
@@ -44,6 +46,7 @@ from services.executor.launchers.kubernetes.failures import (
     trouble_of,
     vanished_ending,
 )
+from services.executor.launchers.kubernetes.log_follower import LogFollower
 from services.executor.launchers.kubernetes.manifest import (
     ATTEMPT_KEY_ANNOTATION,
     EXECUTOR_LABEL,
@@ -247,18 +250,34 @@ class KubernetesLauncher:
         _note(log, f"kubernetes launcher: pod {plan.namespace}/{name}, image {plan.image!r}")
         launch.events = self._watcher.subscribe(name) if self._watcher is not None else PodEvents()
         memory = manifest["spec"]["containers"][0].get("resources", {}).get("limits", {}).get("memory", "")
+        follower = LogFollower(
+            self._core, pod=name, namespace=plan.namespace, container=MAIN_CONTAINER, log=log
+        )
         try:
             ending, still_running = await self._follow(
-                name, created, plan=plan, request=request, launch=launch, memory_limit=memory, log=log
+                name,
+                created,
+                plan=plan,
+                request=request,
+                launch=launch,
+                memory_limit=memory,
+                log=log,
+                follower=follower,
             )
+            if not still_running:
+                # The API server ends the stream once it has sent the terminated container's log.
+                await follower.wait(self._config.log_drain_seconds)
         except BaseException:
             # Canceled from outside, or the API is gone: the pod must not outlive the launch.
+            follower.stop()
             await asyncio.shield(self._delete_quietly(name, grace=self._config.delete_grace_seconds))
+            await asyncio.shield(follower.aclose())
             raise
         finally:
             if self._watcher is not None:
                 self._watcher.unsubscribe(name)
-        await self._collect_log(name, log)
+        await follower.aclose()
+        await self._collect_log(name, log, follower)
         if still_running:
             await self._delete_quietly(name, grace=self._config.delete_grace_seconds)
         elif self._config.delete_finished_pods:
@@ -278,8 +297,10 @@ class KubernetesLauncher:
         launch: _Launch,
         memory_limit: str,
         log: BinaryIO,
+        follower: LogFollower,
     ) -> tuple[Ending, bool]:
-        """Wait for the pod's end; (how it ended, whether it still runs and must be stopped)."""
+        """Wait for the pod's end, following its log once its container started; (how it
+        ended, whether it still runs and must be stopped)."""
         config = self._config
         assert launch.events is not None
         uid = ((pod or {}).get("metadata") or {}).get("uid")
@@ -308,6 +329,8 @@ class KubernetesLauncher:
                 return Ending(exit_code=CANCELED_EXIT_CODE, reason="Canceled"), True
             if last.started and started_at is None:
                 started_at = now
+            if last.container_started:
+                follower.start()
             trouble = trouble_of(last, image=plan.image)
             if trouble is None and not last.started:
                 trouble = Trouble(reason="NotStarted", message="the pod did not start")
@@ -444,10 +467,17 @@ class KubernetesLauncher:
         data = json.loads(response.data or b"{}")
         return data if isinstance(data, dict) else {}
 
-    async def _collect_log(self, name: str, log: BinaryIO) -> None:
-        """Append the main container's log; a note when there is none to read."""
+    async def _collect_log(self, name: str, log: BinaryIO, follower: LogFollower) -> None:
+        """Complete the main container's log in `log`, ending it with a newline; a note when
+        it cannot be read.
 
-        def copy() -> bool:
+        Unless the follower's stream reached its end, the log is read in one go and the
+        bytes the follower appended are skipped: a container's log only grows.
+        """
+        ends_with_newline = follower.ends_with_newline
+
+        def copy() -> None:
+            nonlocal ends_with_newline
             response = self._core.read_namespaced_pod_log(
                 name,
                 self._config.namespace,
@@ -455,22 +485,30 @@ class KubernetesLauncher:
                 _preload_content=False,
                 _request_timeout=_LOG_TIMEOUT,
             )
-            ends_with_newline = True
+            skip = follower.written
             try:
                 for chunk in response.stream(_CHUNK):
+                    if skip >= len(chunk):
+                        skip -= len(chunk)
+                        continue
+                    chunk, skip = chunk[skip:], 0
                     log.write(chunk)
                     ends_with_newline = chunk.endswith(b"\n")
             finally:
                 response.release_conn()
-            return ends_with_newline
 
-        try:
-            if not await asyncio.to_thread(copy):
-                log.write(b"\n")
-        except ApiException as error:
-            _note(log, f"the pod's log is not available: {_api_message(error)}")
-        except (HTTPError, OSError) as error:
-            _note(log, f"the pod's log could not be read: {error}")
+        problem = ""
+        if not follower.complete:
+            try:
+                await asyncio.to_thread(copy)
+            except ApiException as error:
+                problem = f"the pod's log is not available: {_api_message(error)}"
+            except (HTTPError, OSError) as error:
+                problem = f"the pod's log could not be read: {error}"
+        if not ends_with_newline:
+            log.write(b"\n")
+        if problem:
+            _note(log, problem)
 
 
 def _outcome(ending: Ending, session: ExchangeSession, *, pod: str, exchange_url: str) -> PodLaunchOutcome:

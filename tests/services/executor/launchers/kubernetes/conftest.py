@@ -56,6 +56,7 @@ def launcher_config(**overrides: Any) -> KubernetesLauncherConfig:
         "delete_grace_seconds": 1.0,
         "deadline_margin_seconds": 0.2,
         "api_outage_seconds": 0.5,
+        "log_drain_seconds": 1.0,
     }
     settings.update(overrides)
     return KubernetesLauncherConfig(**settings)

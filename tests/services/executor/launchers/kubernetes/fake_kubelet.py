@@ -3,10 +3,11 @@
 `kmock`'s emulator stores pods and streams watch events but runs nothing: `FakeKubelet`
 does what a node would, through the same API the launcher uses. It patches a pod's status
 (Running, Succeeded/Failed with the container's exit code and reason, waiting reasons),
-serves its log, and can *run* the pod's container command on this machine with the pod's
-environment. Where the kernel allows it, the run happens in a private mount namespace with
-a fresh tmpfs at the attempt volume's mount path, as the pod's emptyDir would be, so the
-pod runtime really starts from an empty directory.
+serves its log (`PodLog`: read in one go, or followed while the container runs), and can
+*run* the pod's container command on this machine with the pod's environment. Where the
+kernel allows it, the run happens in a private mount namespace with a fresh tmpfs at the
+attempt volume's mount path, as the pod's emptyDir would be, so the pod runtime really
+starts from an empty directory.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,90 @@ def finished(
     return status
 
 
+class PodLog:
+    """The main container's log of one pod, as the API server serves it.
+
+    A read in one go gets what the container wrote so far; a follow read (`follow=true`)
+    gets that, then what it writes next as it writes it, until the container has
+    terminated (`end`, which `FakeKubelet.patch` calls) or the connection is cut
+    (`break_off`). Before the container started, both are refused with a 400.
+    """
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.started = False
+        self.ended = False
+        self.ends_with_container = True
+        """Whether `FakeKubelet.patch` ends the follow streams once the container terminated
+        (False: they stay open, as a stuck stream would)."""
+        self.refuse_follow = False
+        """Whether follow reads are refused (a 500), as by an API server that cannot reach the node."""
+        self.lost = False
+        """Whether the log is gone (with its node): reads of either kind get a 404."""
+        self.follows = 0
+        """Follow reads served."""
+        self.reads = 0
+        """Reads in one go served."""
+        self._changed = asyncio.Event()
+        self._breaks = 0
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+        self._signal()
+
+    def end(self) -> None:
+        """The container terminated: follow streams end once they sent everything."""
+        self.ended = True
+        self._signal()
+
+    def break_off(self) -> None:
+        """Cut the follow streams open now, as a network failure would."""
+        self._breaks += 1
+        self._signal()
+
+    def _signal(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def serve(self, request: kmock.Request) -> kmock.Payload:
+        # Errors are raised: kmock answers them with a Kubernetes Status of their code.
+        if self.lost:
+            raise kmock.KubernetesNotFoundError(message="the pod's log is gone")
+        if not self.started:
+            raise kmock.KubernetesError(
+                status=400,
+                reason="BadRequest",
+                message='container "main" in pod is waiting to start: ContainerCreating',
+            )
+        if str(request.params.get("follow", "")).lower() != "true":
+            self.reads += 1
+            return bytes(self.data)
+        if self.refuse_follow:
+            raise kmock.KubernetesError(status=500, reason="InternalError", message="cannot reach the node")
+        self.follows += 1
+        return self._follow(request)
+
+    async def _follow(self, request: kmock.Request) -> AsyncIterator[bytes]:
+        yield b""  # the headers, at once
+        sent, breaks = 0, self._breaks
+        while True:
+            changed = self._changed
+            if breaks != self._breaks:
+                # kmock's request wraps aiohttp's, whose transport is the connection to cut.
+                assert request._raw_request is not None
+                assert request._raw_request.transport is not None
+                request._raw_request.transport.abort()
+                raise ConnectionResetError("the follow stream broke off")
+            if sent < len(self.data):
+                chunk = bytes(self.data[sent:])
+                sent += len(chunk)
+                yield chunk
+            elif self.ended:
+                return
+            else:
+                await changed.wait()
+
+
 class FakeKubelet:
     """Plays a node for the pods in `namespace`; see the module docstring."""
 
@@ -108,6 +194,13 @@ class FakeKubelet:
         self.hidden: list[Path] = []
         """Directories of this machine a container must not see (each gets an empty tmpfs
         over it, as far as the kernel allows: see `can_isolate`)."""
+        self.logs: dict[str, PodLog] = {}
+        path = re.compile(rf"/api/v1/namespaces/{re.escape(namespace)}/pods/([^/]+)/log")
+        emulator["get"][path] << (lambda request: self.log(str(request.name)).serve(request))
+
+    def log(self, name: str) -> PodLog:
+        """The log of pod `name`'s main container."""
+        return self.logs.setdefault(name, PodLog())
 
     async def pods(self) -> list[dict[str, Any]]:
         response = await asyncio.to_thread(
@@ -146,6 +239,14 @@ class FakeKubelet:
         await eventually(vanished, within)
 
     async def patch(self, name: str, status: dict[str, Any]) -> None:
+        """Set the pod's status; its log is readable once its container started, and its
+        follow streams end once the container terminated."""
+        log = self.log(name)
+        states = [item.get("state") or {} for item in status.get("containerStatuses") or []]
+        log.started = log.started or any("running" in state or "terminated" in state for state in states)
+        terminated = status.get("phase") in ("Succeeded", "Failed") or any(
+            "terminated" in state for state in states
+        )
         await asyncio.to_thread(
             self.core.patch_namespaced_pod_status,
             name,
@@ -153,12 +254,19 @@ class FakeKubelet:
             {"status": status},
             _preload_content=False,
         )
+        if terminated and log.ends_with_container:
+            log.end()
 
-    def serve_log(self, name: str, data: bytes) -> None:
-        self.emulator[f"get /api/v1/namespaces/{self.namespace}/pods/{name}/log"] << data
+    async def delete(self, name: str) -> None:
+        """Delete the pod as someone else would; its container is killed."""
+        await asyncio.to_thread(self.core.delete_namespaced_pod, name, self.namespace, _preload_content=False)
+        log = self.log(name)
+        if log.ends_with_container:
+            log.end()
 
     async def run(self, pod: dict[str, Any]) -> tuple[int, bytes, str]:
-        """Run the pod's container here: (exit code, output, termination message)."""
+        """Run the pod's container here, its output going to its log as it comes:
+        (exit code, output, termination message)."""
         spec = pod["spec"]
         main = spec["containers"][0]
         mount = next(m["mountPath"] for m in main["volumeMounts"] if m["name"] == ATTEMPT_VOLUME)
@@ -174,17 +282,21 @@ class FakeKubelet:
         process = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
         )
-        output, _ = await process.communicate()
+        assert process.stdout is not None
+        log, output = self.log(pod["metadata"]["name"]), bytearray()
+        while chunk := await process.stdout.read(1 << 16):
+            log.write(chunk)
+            output += chunk
+        await process.wait()
         assert process.returncode is not None
         message = termination_log.read_text() if termination_log.exists() else ""
-        return process.returncode, output, message
+        return process.returncode, bytes(output), message
 
     async def complete(self, pod: dict[str, Any]) -> int:
-        """Run the pod to its end as a node would: Running, the container, its log, the end."""
+        """Run the pod to its end as a node would: Running, the container (its log), the end."""
         name = pod["metadata"]["name"]
         await self.patch(name, running())
-        code, output, message = await self.run(pod)
-        self.serve_log(name, output)
+        code, _, message = await self.run(pod)
         await self.patch(name, finished(code, message=message))
         return code
 

@@ -34,6 +34,20 @@ def test_a_new_pod_has_no_status() -> None:
     assert trouble_of(observation, image=IMAGE) is None
 
 
+@pytest.mark.parametrize(
+    ("status", "started"),
+    [
+        ({"phase": "Pending", "startTime": "2025-01-01T00:00:00Z"}, False),
+        (waiting("ContainerCreating"), False),
+        (running(), True),
+        (finished(1), True),
+    ],
+    ids=["accepted", "waiting", "running", "terminated"],
+)
+def test_a_started_container_has_a_log_to_read(status: dict[str, Any], started: bool) -> None:
+    assert observe(pod(status)).container_started == started
+
+
 def test_the_main_container_is_found_among_others() -> None:
     status = finished(0)
     status["containerStatuses"].insert(0, container({"terminated": {"exitCode": 9}}, name="sidecar"))

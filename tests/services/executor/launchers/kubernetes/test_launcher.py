@@ -7,6 +7,7 @@ import contextlib
 import json
 import socket
 import sys
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -208,7 +209,7 @@ async def test_the_task_error_names_the_pods_end_then_the_task_output(
     pod = await kubelet.pod()
     name = pod["metadata"]["name"]
     await kubelet.patch(name, running())
-    kubelet.serve_log(name, b"allocating...\n")
+    kubelet.log(name).write(b"allocating...\n")
     await kubelet.patch(name, finished(137, reason="OOMKilled"))
     result = await attempt
 
@@ -239,7 +240,7 @@ async def test_out_of_memory_names_the_limit(
         pod = await kubelet.pod()
         assert pod["spec"]["containers"][0]["resources"] == {"limits": {"memory": "256Mi"}}
         await kubelet.patch(NAME, running())
-        kubelet.serve_log(NAME, b"allocating...\n")
+        kubelet.log(NAME).write(b"allocating...\n")
         await kubelet.patch(NAME, finished(137, reason="OOMKilled"))
         outcome = await launched
 
@@ -249,6 +250,90 @@ async def test_out_of_memory_names_the_limit(
     log = request.log_path.read_text()
     assert log.endswith("allocating...\n[sluice] out of memory: limit 256Mi\n")
     await kubelet.gone(NAME)
+
+
+def log_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("sluice-pod-log-")]
+
+
+async def logged(request: LaunchRequest, text: str) -> None:
+    """Return once the attempt's log ends with `text`."""
+
+    async def ends_with() -> bool:
+        return request.log_path.read_text().endswith(text)
+
+    await eventually(ends_with)
+
+
+async def test_the_log_reaches_the_attempt_log_while_the_pod_runs(
+    launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
+) -> None:
+    request = request_for(tmp_path)
+    pod_log = kubelet.log(NAME)
+    async with launching(launcher, request) as launched:
+        await kubelet.pod()
+        await kubelet.patch(NAME, running())
+        pod_log.write(b"epoch 1\n")
+        await logged(request, "epoch 1\n")
+        pod_log.write(b"epoch 2 ")
+        await logged(request, "epoch 2 ")
+        assert not launched.done()
+        pod_log.write(b"failed")
+        await kubelet.patch(NAME, finished(3))
+        outcome = await asyncio.wait_for(launched, 5)
+
+    assert outcome == PodLaunchOutcome(exit_code=3, reason="Error", pod_name=NAME)
+    # Once, with the newline the task did not write; the stream's end made a second read needless.
+    assert request.log_path.read_text().endswith(f"{IMAGE!r}\nepoch 1\nepoch 2 failed\n")
+    assert (pod_log.follows, pod_log.reads) == (1, 0)
+    assert log_threads() == []
+
+
+@pytest.mark.parametrize("failure", ["breaks-off", "refused", "never-ends"])
+async def test_a_follow_that_fails_is_completed_by_one_read_without_duplicates(
+    launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path, failure: str
+) -> None:
+    request = request_for(tmp_path)
+    pod_log = kubelet.log(NAME)
+    pod_log.refuse_follow = failure == "refused"
+    pod_log.ends_with_container = failure != "never-ends"
+    async with launching(launcher, request) as launched:
+        await kubelet.pod()
+        await kubelet.patch(NAME, running())
+        pod_log.write(b"line 1\nline 2 par")
+        if failure != "refused":
+            await logged(request, "line 1\nline 2 par")
+        if failure == "breaks-off":
+            pod_log.break_off()
+        pod_log.write(b"tial\nline 3\n")
+        await kubelet.patch(NAME, finished(3))
+        outcome = await asyncio.wait_for(launched, 5)
+
+    assert outcome.exit_code == 3
+    assert request.log_path.read_text().endswith(f"{IMAGE!r}\nline 1\nline 2 partial\nline 3\n")
+    assert (pod_log.follows, pod_log.reads) == (0 if failure == "refused" else 1, 1)
+    assert log_threads() == []
+
+
+async def test_a_log_that_cannot_be_read_is_noted_on_a_line_of_its_own(
+    launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
+) -> None:
+    request = request_for(tmp_path)
+    pod_log = kubelet.log(NAME)
+    async with launching(launcher, request) as launched:
+        await kubelet.pod()
+        await kubelet.patch(NAME, running())
+        pod_log.write(b"half a line")
+        await logged(request, "half a line")
+        pod_log.break_off()
+        pod_log.lost = True
+        await kubelet.patch(NAME, finished(3))
+        outcome = await asyncio.wait_for(launched, 5)
+
+    assert outcome.exit_code == 3
+    assert request.log_path.read_text().endswith(
+        "half a line\n[sluice] the pod's log is not available: 404 Not Found: the pod's log is gone\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -357,15 +442,40 @@ async def test_cancel_deletes_the_pod(
     assert not await launcher.cancel(KEY)
 
 
+async def test_cancel_stops_following_the_log_at_once(
+    launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
+) -> None:
+    request = request_for(tmp_path)
+    pod_log = kubelet.log(NAME)
+    async with launching(launcher, request) as launched:
+        await kubelet.pod()
+        await kubelet.patch(NAME, running())
+        pod_log.write(b"working\n")
+        await logged(request, "working\n")
+        assert len(log_threads()) == 1
+        assert await launcher.cancel(KEY)
+        await asyncio.wait_for(launched, 5)
+
+    assert log_threads() == []
+    # The stream was stopped, not ended: one read made sure nothing was left out, adding nothing.
+    assert request.log_path.read_text().count("working") == 1
+    assert (pod_log.follows, pod_log.reads) == (1, 1)
+
+
 async def test_cancelling_the_launch_deletes_the_pod(
     launcher: KubernetesLauncher, kubelet: FakeKubelet, tmp_path: Path
 ) -> None:
-    launched = asyncio.create_task(launcher.launch(replace(request_for(tmp_path), pod=task())))
+    request = request_for(tmp_path)
+    launched = asyncio.create_task(launcher.launch(replace(request, pod=task())))
     await kubelet.pod()
+    await kubelet.patch(NAME, running())
+    kubelet.log(NAME).write(b"working\n")
+    await logged(request, "working\n")
     launched.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await launched
+        await asyncio.wait_for(launched, 5)
     await kubelet.gone(NAME)
+    assert log_threads() == []
 
 
 async def test_a_pod_deleted_by_someone_else_is_a_retryable_failure(
@@ -374,7 +484,7 @@ async def test_a_pod_deleted_by_someone_else_is_a_retryable_failure(
     async with launching(launcher, request_for(tmp_path)) as launched:
         await kubelet.pod()
         await kubelet.patch(NAME, running())
-        await asyncio.to_thread(kubelet.core.delete_namespaced_pod, NAME, NAMESPACE)
+        await kubelet.delete(NAME)
         outcome = await asyncio.wait_for(launched, 5)
 
     assert isinstance(outcome, PodLaunchOutcome)
