@@ -11,8 +11,8 @@ How an attempt runs in a pod:
 - The runtime fetches the directory from the executor's file exchange (`exchange`, HTTP,
   one secret token per attempt), runs the task, and sends back the files it created or
   changed; the executor then parses outputs and uploads artifacts as for a local task.
-- The launcher follows the pod (one watch per executor plus reads with backoff), appends
-  its log to the attempt's log, deletes it, and maps its end to a `PodLaunchOutcome`
+- The launcher follows the pod (one watch per executor plus reads with backoff), streams
+  its log into the attempt's log as it runs, deletes it, and maps its end to a `PodLaunchOutcome`
   (`failures`): exit codes, out of memory, evictions, deadlines, image pull and
   configuration errors, unschedulable pods, lost nodes.
 

@@ -4,7 +4,7 @@ The executor ships the attempt's log file while the attempt runs, so users can f
 it live; the follower keeps that file growing with the container's output. It holds one
 follow request (`read_namespaced_pod_log(follow=True)`), which the API server ends once
 the container has terminated, in a thread of its own: such a request lasts as long as
-the task, and the event loop's worker threads are for the launcher's short calls.
+the task, and the default executor's threads are for the launcher's short calls.
 
 A follow that ended by itself brought the whole log (`complete`). One that broke off,
 was refused or was stopped brought the first `written` bytes of it: the launcher then
@@ -106,10 +106,13 @@ class LogFollower:
             if self._response is not None:
                 # Unblocks the thread's read however long the container stays quiet
                 # (`shutdown` is urllib3 ≥ 2.3's way; closing is the older, weaker one).
-                getattr(self._response, "shutdown", self._response.close)()
+                # It fails when the stream has just ended and its connection gone back to the pool.
+                with contextlib.suppress(ValueError, RuntimeError, OSError):
+                    getattr(self._response, "shutdown", self._response.close)()
 
     async def aclose(self) -> None:
-        """`stop` and wait for the thread to end."""
+        """`stop`, then wait for the thread to end: at once, or, when the response's headers
+        have not come yet, within the `open_timeout`."""
         self.stop()
         thread = self._thread
         if thread is None:
@@ -138,7 +141,8 @@ class LogFollower:
             _request_timeout=self._open_timeout,
         )
         try:
-            # The read timeout was for the headers; a task may stay quiet for hours.
+            # The read timeout was for the headers; a task may stay quiet for hours (urllib3
+            # sets the timeout again when it reuses the connection).
             sock = getattr(getattr(response, "connection", None), "sock", None)
             if sock is not None:
                 sock.settimeout(None)

@@ -247,19 +247,22 @@ class FakeKubelet:
         terminated = status.get("phase") in ("Succeeded", "Failed") or any(
             "terminated" in state for state in states
         )
-        await asyncio.to_thread(
-            self.core.patch_namespaced_pod_status,
-            name,
-            self.namespace,
-            {"status": status},
-            _preload_content=False,
-        )
+
+        def patch() -> None:
+            # Read in full, so the connection goes back to the pool: an unread response left to
+            # the garbage collector may leave its socket unclosed (a ResourceWarning, an error here).
+            self.core.patch_namespaced_pod_status(
+                name, self.namespace, {"status": status}, _preload_content=False
+            ).read()
+
+        await asyncio.to_thread(patch)
         if terminated and log.ends_with_container:
             log.end()
 
     async def delete(self, name: str) -> None:
         """Delete the pod as someone else would; its container is killed."""
-        await asyncio.to_thread(self.core.delete_namespaced_pod, name, self.namespace, _preload_content=False)
+        # Preloaded, read in full (see `patch`).
+        await asyncio.to_thread(self.core.delete_namespaced_pod, name, self.namespace)
         log = self.log(name)
         if log.ends_with_container:
             log.end()
