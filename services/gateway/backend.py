@@ -3,8 +3,11 @@ run event source."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import grpc
 from sluice.v1 import (
+    artifacts_pb2,
     artifacts_pb2_grpc,
     experiments_pb2_grpc,
     pipelines_pb2_grpc,
@@ -70,6 +73,16 @@ class GatewayBackend:
         else:
             artifacts = grpc.aio.insecure_channel(artifacts_address, options=options)
         return cls(scheduler_channel=scheduler, artifacts_channel=artifacts, events=events)
+
+    async def download(self, request: artifacts_pb2.DownloadRequest) -> AsyncGenerator[bytes, None]:
+        """The bytes of an artifact or stored object, chunk by chunk (errors as the artifact
+        service's `AioRpcError`). Closing the generator early cancels the call."""
+        call = self.artifacts.Download(request)
+        try:
+            async for chunk in call:
+                yield chunk.data
+        finally:
+            call.cancel()
 
     async def aclose(self, grace: float | None = None) -> None:
         """Close the channels, letting calls in flight finish within ``grace`` seconds.

@@ -15,12 +15,12 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 import grpc
-from sluice.v1 import artifacts_pb2, common_pb2, runs_pb2
+from sluice.v1 import artifacts_pb2, runs_pb2
 
 from services.core.errors import NotFound
 from services.gateway.backend import GatewayBackend
+from services.gateway.events import TERMINAL_STATES
 
-_ENDED = frozenset({common_pb2.SUCCEEDED, common_pb2.SKIPPED, common_pb2.FAILED, common_pb2.CANCELED})
 # How often a followed log is looked at again; the executor copies it about every second.
 FOLLOW_POLL_SECONDS = 0.5
 
@@ -46,7 +46,7 @@ class LogTarget:
 def log_target(task: runs_pb2.PipelineTaskDetail, attempt: int | None) -> LogTarget:
     """The given attempt, or the task's latest; an attempt ends with its task at the latest.
     NotFound for an attempt the task does not have."""
-    task_ended = task.state in _ENDED
+    task_ended = task.state in TERMINAL_STATES
     if attempt is None:
         latest = max(task.attempts, key=lambda each: each.attempt, default=None)
         if latest is None:
@@ -54,7 +54,8 @@ def log_target(task: runs_pb2.PipelineTaskDetail, attempt: int | None) -> LogTar
         return LogTarget(attempt=latest.attempt, uri=latest.log_uri, ended=task_ended)
     for each in task.attempts:
         if each.attempt == attempt:
-            return LogTarget(attempt=attempt, uri=each.log_uri, ended=each.state in _ENDED or task_ended)
+            ended = each.state in TERMINAL_STATES or task_ended
+            return LogTarget(attempt=attempt, uri=each.log_uri, ended=ended)
     raise NotFound("log of task", f"{task.task_id} attempt {attempt}")
 
 
@@ -68,14 +69,9 @@ def stored_log_uri(task: runs_pb2.PipelineTaskDetail, attempt: int | None) -> st
     return uri
 
 
-async def read_stored(backend: GatewayBackend, uri: str, *, offset: int = 0) -> AsyncGenerator[bytes, None]:
+def read_stored(backend: GatewayBackend, uri: str, *, offset: int = 0) -> AsyncGenerator[bytes, None]:
     """The stored object's bytes from `offset` on; the backend's NOT_FOUND when it is missing."""
-    call = backend.artifacts.Download(artifacts_pb2.DownloadRequest(uri=uri, offset=offset))
-    try:
-        async for chunk in call:
-            yield chunk.data
-    finally:
-        call.cancel()
+    return backend.download(artifacts_pb2.DownloadRequest(uri=uri, offset=offset))
 
 
 async def _read_if_stored(backend: GatewayBackend, uri: str, offset: int) -> AsyncIterator[bytes]:

@@ -7,6 +7,7 @@ cannot be renamed, so a page of runs costs one call per name it has not seen bef
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -234,15 +235,13 @@ class UiData:
         self, *, artifact_id: str = "", uri: str = "", limit: int = PREVIEW_LIMIT
     ) -> tuple[bytes, bool]:
         """Up to ``limit`` bytes of an artifact or a stored object, and whether there was more."""
-        call = self.backend.artifacts.Download(
-            artifacts_pb2.DownloadRequest(artifact_id=artifact_id, uri=uri)
-        )
         data = bytearray()
-        async for chunk in call:
-            data += chunk.data
-            if len(data) > limit:
-                call.cancel()
-                return bytes(data[:limit]), True
+        chunks = self.backend.download(artifacts_pb2.DownloadRequest(artifact_id=artifact_id, uri=uri))
+        async with contextlib.aclosing(chunks):  # closing early cancels the download
+            async for chunk in chunks:
+                data += chunk
+                if len(data) > limit:
+                    return bytes(data[:limit]), True
         return bytes(data), False
 
     async def get_run(self, run_id: str) -> dict[str, Any]:

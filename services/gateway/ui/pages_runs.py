@@ -13,9 +13,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from markupsafe import Markup
 from sluice.v1 import artifacts_pb2, runs_pb2
+from starlette.background import BackgroundTask
 
 from services.core.errors import NotFound
 from services.core.protovalues import values_map
+from services.gateway.http.streaming import started
 from services.gateway.ui.artifact_views import artifact_view
 from services.gateway.ui.context import (
     Ui,
@@ -294,27 +296,20 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
         found = await data.artifacts([artifact_id])
         if not found:
             raise NotFound("artifact", artifact_id)
-        call = data.backend.artifacts.Download(artifacts_pb2.DownloadRequest(artifact_id=artifact_id))
-        chunks = aiter(call)
-        first = await anext(chunks, None)
-
-        async def body() -> Any:
-            if first is not None:
-                yield first.data
-            async for chunk in chunks:
-                yield chunk.data
-
+        chunks = data.backend.download(artifacts_pb2.DownloadRequest(artifact_id=artifact_id))
+        body = await started(chunks)  # missing bytes are an error page, not a cut download
         name = "".join(
             c if c.isalnum() or c in "-_." else "_" for c in str(found[0].get("name") or "artifact")
         )
         # Always a download, never rendered here: an HTML artifact must not run in this origin.
         return StreamingResponse(
-            body(),
+            body,
             media_type="application/octet-stream",
             headers={
                 "Content-Disposition": f'attachment; filename="{name}"',
                 "X-Content-Type-Options": "nosniff",
             },
+            background=BackgroundTask(chunks.aclose),
         )
 
     @router.post("/runs/{run_id}/{action}")

@@ -8,10 +8,8 @@ one JSON document and so is size-limited; ``:download`` streams any size.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator
 from urllib.parse import quote
 
-import grpc
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 from sluice.v1 import artifacts_pb2
@@ -36,16 +34,6 @@ def _content_disposition(filename: str) -> str:
     if quoted == filename:
         return f'attachment; filename="{filename}"'
     return f"attachment; filename=\"{_UNSAFE_IN_QUOTES.sub('_', filename)}\"; filename*=utf-8''{quoted}"
-
-
-async def _chunks(
-    call: grpc.aio.UnaryStreamCall[artifacts_pb2.DownloadRequest, artifacts_pb2.DownloadChunk],
-) -> AsyncGenerator[bytes, None]:
-    try:
-        async for chunk in call:
-            yield chunk.data
-    finally:
-        call.cancel()
 
 
 @router.get(
@@ -86,9 +74,7 @@ async def download_artifact(artifact_id: str, context: Context) -> StreamingResp
     artifact = await context.backend.artifacts.GetArtifact(
         artifacts_pb2.GetArtifactRequest(artifact_id=artifact_id)
     )
-    chunks = _chunks(
-        context.backend.artifacts.Download(artifacts_pb2.DownloadRequest(artifact_id=artifact_id))
-    )
+    chunks = context.backend.download(artifacts_pb2.DownloadRequest(artifact_id=artifact_id))
     body = await started(chunks)
     headers = {"Content-Disposition": _content_disposition(artifact.name or artifact.artifact_id)}
     # 0 is also what a record says when its size is unknown.

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import AsyncGenerator
 
-import grpc
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sluice.v1 import artifacts_pb2
@@ -18,15 +19,13 @@ from services.gateway.task_logs import task_of_run
 router = APIRouter(prefix=API_PREFIX, tags=["RunService"])
 
 
-async def _read_all(
-    call: grpc.aio.UnaryStreamCall[artifacts_pb2.DownloadRequest, artifacts_pb2.DownloadChunk], *, limit: int
-) -> bytes:
+async def _read_all(chunks: AsyncGenerator[bytes, None], *, limit: int) -> bytes:
     data = bytearray()
-    async for chunk in call:
-        data += chunk.data
-        if len(data) > limit:
-            call.cancel()
-            raise TooLarge(f"the artifact exceeds the limit of {limit} bytes", limit_bytes=limit)
+    async with contextlib.aclosing(chunks):  # closing early cancels the download
+        async for chunk in chunks:
+            data += chunk
+            if len(data) > limit:
+                raise TooLarge(f"the artifact exceeds the limit of {limit} bytes", limit_bytes=limit)
     return bytes(data)
 
 
@@ -42,8 +41,6 @@ async def read_artifact(run_id: str, node_id: str, artifact_name: str, context: 
     if outputs is None or not outputs.artifact_ids:
         raise NotFound("artifact", f"{node_id}/{artifact_name}")
     # An output artifact list has one entry per artifact; KFP reads one.
-    call = context.backend.artifacts.Download(
-        artifacts_pb2.DownloadRequest(artifact_id=outputs.artifact_ids[0])
-    )
-    data = await _read_all(call, limit=context.config.max_artifact_read_bytes)
+    chunks = context.backend.download(artifacts_pb2.DownloadRequest(artifact_id=outputs.artifact_ids[0]))
+    data = await _read_all(chunks, limit=context.config.max_artifact_read_bytes)
     return JSONResponse({"data": base64.b64encode(data).decode("ascii")})
