@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 from services.core.errors import NotFound
 from services.core.protovalues import values_map
 from services.gateway.http.streaming import started
+from services.gateway.task_logs import log_target, stored_log_uri, task_of_run
 from services.gateway.ui.artifact_views import artifact_view
 from services.gateway.ui.context import (
     Ui,
@@ -28,6 +29,7 @@ from services.gateway.ui.context import (
     safe_next,
     see_other,
 )
+from services.gateway.ui.data import to_dict
 from services.gateway.ui.forms import parse_parameters
 from services.gateway.ui.graph.model import TaskView, build_graph
 from services.gateway.ui.graph.svg import default_collapsed, render_svg
@@ -248,16 +250,18 @@ def add_routes(router: APIRouter, ui: Ui) -> None:
 
     @router.get("/runs/{run_id}/tasks/{task_id}/log")
     async def task_log(run_id: str, task_id: str, request: Request) -> Response:
-        run = await data.get_run(run_id)
-        task = find_task(run, task_id)
+        found = await task_of_run(data.backend, run_id, task_id)
+        task = to_dict(found)
         attempt = request.query_params.get("attempt", "")
-        attempts = task.get("attempts", [])
-        chosen = next((a for a in attempts if str(a.get("attempt")) == attempt), None) if attempt else None
-        latest = max(attempts, key=lambda a: int(a.get("attempt", 0)), default=None)
-        running = task.get("state", "") in ACTIVE_STATES or not task.get("state")
+        number = int(attempt) if attempt.isdigit() else None
+        if number is not None and not any(a.attempt == number for a in found.attempts):
+            number = None  # an attempt the task does not have: its latest
         # A running attempt's log is streamed into the page (see sluice.js), not read here.
-        live = running and (chosen is None or chosen is latest)
-        uri = chosen.get("log_uri", "") if chosen is not None else task.get("log_uri", "")
+        live = not log_target(found, number).ended
+        try:
+            uri = stored_log_uri(found, number)
+        except NotFound:
+            uri = ""
         text, truncated, missing = "", False, not uri
         if uri and not live:
             try:
