@@ -51,7 +51,13 @@ from services.scheduler.engine.metrics import run_metrics
 from services.scheduler.engine.plan import Launch, Plan
 from services.scheduler.engine.results import AttemptReport, apply_report
 from services.scheduler.engine.retry import RETRYABLE_STATES, reset_for_retry
-from services.scheduler.engine.states import CANCEL_REQUESTED, RETRY_AT, is_terminal, transition
+from services.scheduler.engine.states import (
+    CANCEL_REQUESTED,
+    ENDED_ATTEMPT_STATES,
+    RETRY_AT,
+    is_terminal,
+    transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -540,11 +546,7 @@ def _not_started(task: TaskRecord, attempt: int) -> bool:
 
 def _ended_attempt(task: TaskRecord, attempt: int) -> bool:
     """Whether the task's `attempt` has ended (its outcome is stored)."""
-    return any(
-        each.attempt == attempt
-        and each.state in (RuntimeState.SUCCEEDED, RuntimeState.FAILED, RuntimeState.CANCELED)
-        for each in task.attempts
-    )
+    return any(each.attempt == attempt and each.state in ENDED_ATTEMPT_STATES for each in task.attempts)
 
 
 def _moved_attempt(task: TaskRecord, report: AttemptReport) -> AttemptRecord | None:

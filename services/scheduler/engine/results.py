@@ -13,7 +13,13 @@ from services.core.store.records import (
     RuntimeState,
     TaskRecord,
 )
-from services.scheduler.engine.states import ATTEMPT_BASE, RETRY_AT, is_terminal, transition
+from services.scheduler.engine.states import (
+    ATTEMPT_BASE,
+    ENDED_ATTEMPT_STATES,
+    RETRY_AT,
+    is_terminal,
+    transition,
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ def apply_report(
         task.pod_name = report.pod_name or task.pod_name
         transition(task, RuntimeState.RUNNING, report.time)
         return True
-    if attempt.state in (RuntimeState.SUCCEEDED, RuntimeState.FAILED, RuntimeState.CANCELED):
+    if attempt.state in ENDED_ATTEMPT_STATES:
         return False
     attempt.state = report.state
     attempt.start_time = attempt.start_time or report.time

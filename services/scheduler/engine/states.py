@@ -12,6 +12,11 @@ from services.core.store.records import (
     TaskRecord,
 )
 
+ENDED_ATTEMPT_STATES: frozenset[RuntimeState] = frozenset(
+    {RuntimeState.SUCCEEDED, RuntimeState.FAILED, RuntimeState.CANCELED}
+)
+"""States of an attempt whose outcome is stored: reports about it change nothing more."""
+
 
 def is_success(task: TaskRecord) -> bool:
     """Succeeded, or skipped because its outputs came from the cache."""
